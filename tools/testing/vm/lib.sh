@@ -1,0 +1,90 @@
+# SPDX-License-Identifier: GPL-2.0
+# Shared helpers for the VM rig. Sourced, not executed.
+#
+# Everything fetched or built lives under $VD_CACHE; nothing outside it is
+# written except the packages that host-deps.sh installs. The system's apt
+# sources are never touched: each Debian suite gets its own private apt state.
+
+VD_CACHE=${VD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-dmabuf}
+VD_TOP=${VD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
+VD_RIG=$VD_TOP/tools/testing/vm
+
+# The guest kernels: tag -> Debian suites whose metapackage names the kernel.
+# The exact version is resolved at fetch time and recorded in $VD_CACHE/k/<tag>/krel.
+VD_TAGS="6.1 6.12 7.x"
+vd_suites() {
+	case $1 in
+	6.1)  echo "bookworm bookworm-security" ;;
+	6.12) echo "bookworm-backports" ;;
+	7.x)  echo "sid" ;;
+	*)    return 1 ;;
+	esac
+}
+
+vd_log() { printf '%s\n' "vfio-dmabuf: $*" >&2; }
+vd_die() { vd_log "error: $*"; exit 1; }
+
+# The mirror the system already uses; override with VD_MIRROR / VD_SECURITY_MIRROR.
+vd_mirror() {
+	local kind=$1 uri
+	uri=$(grep -hsE '^(URIs:|deb )' /etc/apt/sources.list /etc/apt/sources.list.d/*.sources \
+		/etc/apt/sources.list.d/*.list 2>/dev/null |
+	      grep -oE '(https?|file)://[^ ]+' | grep -E "/debian${kind}/?$" | head -n1)
+	echo "${uri%/}"
+}
+
+# vd_apt SUITE-KEY apt-get|apt-cache ARGS...: run apt against a private state dir.
+vd_apt() {
+	local key=$1 tool=$2 st=$VD_CACHE/apt/$1
+	shift 2
+	"$tool" -q -o Dir::Etc::SourceList="$st/sources.list" \
+		-o Dir::Etc::SourceParts="$st/parts" \
+		-o Dir::State::Lists="$st/lists" \
+		-o Dir::Cache="$st/cache" \
+		-o Dir::State::status=/dev/null \
+		-o APT::Sandbox::User=root \
+		-o Acquire::Check-Valid-Until=false \
+		-o Acquire::Languages=none \
+		-o Acquire::IndexTargets::deb::Contents-deb::DefaultEnabled=false \
+		"$@"
+}
+
+# vd_apt_init TAG: write the private sources for TAG's suites and update them
+# (at most once an hour, so a warm cache works offline for a while).
+vd_apt_init() {
+	local tag=$1 st=$VD_CACHE/apt/$1 main sec s
+	main=${VD_MIRROR:-$(vd_mirror '')}
+	sec=${VD_SECURITY_MIRROR:-$(vd_mirror '-security')}
+	[ -n "$main" ] || vd_die "no Debian mirror in the system's apt sources; set VD_MIRROR"
+	mkdir -p "$st/lists/partial" "$st/cache/archives/partial" "$st/parts"
+	: >"$st/sources.list.new"
+	for s in $(vd_suites "$tag"); do
+		case $s in
+		*-security) [ -n "$sec" ] && echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $sec $s main" ;;
+		*) echo "deb [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] $main $s main" ;;
+		esac >>"$st/sources.list.new"
+	done
+	if ! cmp -s "$st/sources.list.new" "$st/sources.list" ||
+	   [ -z "$(find "$st/stamp" -mmin -60 2>/dev/null)" ]; then
+		mv "$st/sources.list.new" "$st/sources.list"
+		vd_apt "$tag" apt-get update >"$st/update.log" 2>&1 ||
+			{ cat "$st/update.log" >&2; vd_die "apt-get update for $tag failed"; }
+		touch "$st/stamp"
+	else
+		rm -f "$st/sources.list.new"
+	fi
+}
+
+# vd_depends TAG PKG: the names PKG depends on (first alternative of each).
+vd_depends() {
+	vd_apt "$1" apt-cache depends --no-recommends --no-suggests --no-enhances \
+		--no-conflicts --no-breaks --no-replaces "$2" 2>/dev/null |
+		awk '$1 == "Depends:" || $1 == "|Depends:" { print $2 }' | tr -d '<>'
+}
+
+vd_has_pkg() {
+	vd_apt "$1" apt-cache show "$2" >/dev/null 2>&1
+}
+
+# vd_krel TAG: the resolved kernel release of a fetched tag.
+vd_krel() { cat "$VD_CACHE/k/$1/krel" 2>/dev/null; }
