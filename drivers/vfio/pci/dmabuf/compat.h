@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels vfio-pci-dmabuf builds for lives here.
+ * Each VD_HAVE_* comes from a compile probe in compat/ (see Kbuild), never
+ * from a version number.
+ */
+#ifndef VFIO_PCI_DMABUF_COMPAT_H
+#define VFIO_PCI_DMABUF_COMPAT_H
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/module.h>
+
+#include "compat_probed.h"
+
+#ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
+#define VDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS(DMA_BUF)
+#else
+#define VDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS("DMA_BUF")
+#endif
+
+/*
+ * Take a reference on *@f unless its count already reached zero (the file is
+ * being torn down; its ->release is pending or running).
+ *
+ * The caller guarantees the struct file itself is not freed meanwhile: our
+ * callers hold the per-device list lock, and a dma-buf's file is freed only
+ * after our ->release has unlinked it from that list under the same lock.
+ */
+static inline struct file *vdb_get_file_active(struct file **f)
+{
+#ifdef VD_HAVE_GET_FILE_ACTIVE
+	return get_file_active(f);
+#else
+	return get_file_rcu(*f) ? *f : NULL;
+#endif
+}
+
+#ifdef VD_HAVE_VFIO_IOMMUFD_OPS
+#define VDB_IOMMUFD_OPS						\
+	.bind_iommufd	= vfio_iommufd_physical_bind,		\
+	.unbind_iommufd	= vfio_iommufd_physical_unbind,		\
+	.attach_ioas	= vfio_iommufd_physical_attach_ioas,	\
+	.detach_ioas	= vfio_iommufd_physical_detach_ioas,
+#else
+#define VDB_IOMMUFD_OPS
+#endif
+
+#ifdef VD_HAVE_VFIO_GET_REGION_INFO_CAPS
+#define VDB_REGION_INFO_OPS \
+	.get_region_info_caps = vfio_pci_ioctl_get_region_info,
+#else
+#define VDB_REGION_INFO_OPS
+#endif
+
+#ifdef VD_HAVE_VFIO_MATCH_TOKEN_UUID
+#define VDB_MATCH_TOKEN_OPS \
+	.match_token_uuid = vfio_pci_core_match_token_uuid,
+#else
+#define VDB_MATCH_TOKEN_OPS
+#endif
+
+#endif /* VFIO_PCI_DMABUF_COMPAT_H */
