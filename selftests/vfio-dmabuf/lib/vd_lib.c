@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: GPL-2.0-only
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "vd_lib.h"
+
+#define PCI_DEVICES "/sys/bus/pci/devices"
+
+static int read_hex(const char *bdf, const char *attr, unsigned int *val)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/%s", bdf, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%x", val);
+	fclose(f);
+	return n == 1 ? 0 : -EINVAL;
+}
+
+int vd_find_bdf(char *bdf, size_t len)
+{
+	const char *env = getenv("VD_BDF");
+	struct dirent *de;
+	DIR *dir;
+	int ret = -ENODEV;
+
+	if (env && *env) {
+		snprintf(bdf, len, "%s", env);
+		return 0;
+	}
+	dir = opendir(PCI_DEVICES);
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir))) {
+		unsigned int vendor, device;
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (read_hex(de->d_name, "vendor", &vendor) ||
+		    read_hex(de->d_name, "device", &device))
+			continue;
+		if (vendor == 0x1af4 && device == 0x1110) {
+			snprintf(bdf, len, "%s", de->d_name);
+			ret = 0;
+			break;
+		}
+	}
+	closedir(dir);
+	return ret;
+}
+
+const char *vd_expected_driver(void)
+{
+	const char *env = getenv("VD_DRIVER");
+
+	return env && *env ? env : "vfio-pci-dmabuf";
+}
+
+static int link_basename(const char *path, char *name, size_t len)
+{
+	char target[PATH_MAX];
+	const char *slash;
+	ssize_t n;
+
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	slash = strrchr(target, '/');
+	snprintf(name, len, "%s", slash ? slash + 1 : target);
+	return 0;
+}
+
+int vd_bound_driver(const char *bdf, char *name, size_t len)
+{
+	char path[PATH_MAX];
+	int ret;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver", bdf);
+	ret = link_basename(path, name, len);
+	if (ret == -ENOENT) {
+		name[0] = '\0';
+		return 0;
+	}
+	return ret;
+}
+
+int vd_open_group(struct vd_dev *d, const char *bdf)
+{
+	struct vfio_group_status st = { .argsz = sizeof(st) };
+	char path[PATH_MAX], group[64];
+	int ret;
+
+	memset(d, 0, sizeof(*d));
+	d->container = d->group = d->fd = -1;
+	snprintf(d->bdf, sizeof(d->bdf), "%s", bdf);
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/iommu_group", bdf);
+	ret = link_basename(path, group, sizeof(group));
+	if (ret)
+		return ret;
+
+	d->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
+	if (d->container < 0)
+		goto err;
+	if (ioctl(d->container, VFIO_GET_API_VERSION) != VFIO_API_VERSION) {
+		errno = EPROTO;
+		goto err;
+	}
+	snprintf(path, sizeof(path), "/dev/vfio/%s", group);
+	d->group = open(path, O_RDWR | O_CLOEXEC);
+	if (d->group < 0)
+		goto err;
+	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &st))
+		goto err;
+	if (!(st.flags & VFIO_GROUP_FLAGS_VIABLE)) {
+		errno = EBUSY;
+		goto err;
+	}
+	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container))
+		goto err;
+	if (ioctl(d->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
+		goto err;
+	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
+	if (d->fd < 0)
+		goto err;
+	return 0;
+err:
+	ret = -errno;
+	vd_close(d);
+	return ret;
+}
+
+void vd_close(struct vd_dev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	if (d->group >= 0)
+		close(d->group);
+	if (d->container >= 0)
+		close(d->container);
+	d->fd = d->group = d->container = -1;
+}
+
+int vd_region_info(struct vd_dev *d, uint32_t index, struct vfio_region_info *ri)
+{
+	memset(ri, 0, sizeof(*ri));
+	ri->argsz = sizeof(*ri);
+	ri->index = index;
+	return ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, ri) ? -errno : 0;
+}
+
+int vd_feature(int fd, uint32_t flags, const void *data, size_t size)
+{
+	struct vfio_device_feature *f;
+	int ret, saved;
+
+	f = calloc(1, sizeof(*f) + size);
+	if (!f)
+		return -1;
+	f->argsz = sizeof(*f) + size;
+	f->flags = flags;
+	if (size)
+		memcpy(f->data, data, size);
+	ret = ioctl(fd, VFIO_DEVICE_FEATURE, f);
+	saved = errno;
+	free(f);
+	errno = saved;
+	return ret;
+}
+
+int vd_export(int fd, uint32_t region, uint32_t open_flags, uint32_t flags,
+	      const struct vfio_region_dma_range *r, uint32_t nr, int argsz_delta)
+{
+	size_t ranges = (size_t)nr * sizeof(*r), size, alloc;
+	struct vfio_device_feature_dma_buf *db;
+	int ret, saved;
+
+	/* A huge nr is a test of the kernel: pass what fits in the buffer. */
+	if (ranges > 1 << 20)
+		ranges = 1 << 20;
+	size = sizeof(*db) + ranges;
+	/* a longer argsz passes zeroes past the last range */
+	alloc = size + (argsz_delta > 0 ? argsz_delta : 0);
+	db = calloc(1, alloc);
+	if (!db)
+		return -1;
+	db->region_index = region;
+	db->open_flags = open_flags;
+	db->flags = flags;
+	db->nr_ranges = nr;
+	if (r)
+		memcpy(db->dma_ranges, r, ranges);
+	ret = vd_feature(fd, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+			 db, (size_t)((ssize_t)size + argsz_delta));
+	saved = errno;
+	free(db);
+	errno = saved;
+	return ret;
+}
+
+void vd_pattern(void *buf, size_t len, uint32_t seed)
+{
+	uint32_t x = seed ? seed : 0x9e3779b9;
+	unsigned char *p = buf;
+	size_t i;
+
+	/* xorshift32, one byte per step; mirrored by the host's checker */
+	for (i = 0; i < len; i++) {
+		x ^= x << 13;
+		x ^= x >> 17;
+		x ^= x << 5;
+		p[i] = (unsigned char)x;
+	}
+}
+
+int vd_host_expect(const char *what, uint64_t offset, uint64_t len, uint32_t seed)
+{
+	const char *out = getenv("VD_OUT");
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/host-verify.txt", out && *out ? out : ".");
+	f = fopen(path, "a");
+	if (!f)
+		return -errno;
+	fprintf(f, "%s 0x%llx 0x%llx 0x%x\n", what, (unsigned long long)offset,
+		(unsigned long long)len, seed);
+	return fclose(f) ? -errno : 0;
+}

@@ -1,0 +1,71 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# Runs inside the guest (as /mnt/host/run.sh): load the driver under test,
+# bind the ivshmem device to it, run every test program, unbind and unload.
+# Each step and each program leaves a TAP stream in /mnt/host/out/*.tap.
+H=/mnt/host
+. $H/env			# VD_DRIVER, VD_KO (our module, if under test)
+OUT=$H/out
+export VD_OUT=$OUT VD_DRIVER
+n=0
+tap() { # tap FILE ok|not-ok NAME [DIAG]
+	n=$((n + 1))
+	[ -n "$4" ] && echo "$4" | sed 's/^/# /' >>"$1"
+	if [ "$2" = ok ]; then echo "ok $n $3" >>"$1"; else echo "not ok $n $3" >>"$1"; fi
+	[ "$2" = ok ]
+}
+step() { # step FILE NAME CMD...: run CMD, record it as a test
+	f=$1 name=$2
+	shift 2
+	if msg=$("$@" 2>&1); then tap "$f" ok "$name"; else tap "$f" not-ok "$name" "$msg"; fi
+}
+ivshmem() {
+	for d in /sys/bus/pci/devices/*; do
+		[ "$(cat $d/vendor):$(cat $d/device)" = "0x1af4:0x1110" ] && basename $d && return 0
+	done
+	return 1
+}
+bind() { # bind BDF DRIVER
+	echo "$2" >/sys/bus/pci/devices/$1/driver_override || return 1
+	if [ -e /sys/bus/pci/devices/$1/driver ]; then
+		echo "$1" >/sys/bus/pci/devices/$1/driver/unbind || return 1
+	fi
+	echo "$1" >/sys/bus/pci/drivers_probe
+	drv=$(basename "$(readlink /sys/bus/pci/devices/$1/driver)")
+	[ "$drv" = "$2" ] || { echo "bound to '$drv', not $2"; return 1; }
+}
+unbind() {
+	echo "$1" >/sys/bus/pci/devices/$1/driver/unbind || return 1
+	echo >/sys/bus/pci/devices/$1/driver_override
+	[ ! -e /sys/bus/pci/devices/$1/driver ] || { echo "still bound"; return 1; }
+}
+load() {
+	modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || return 1
+	if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi
+}
+unload() {
+	rmmod "$(echo "$VD_DRIVER" | tr - _)" || return 1
+	! grep -q "^$(echo "$VD_DRIVER" | tr - _) " /proc/modules
+}
+
+S=$OUT/00-setup.tap
+echo "TAP version 13" >$S
+BDF=$(ivshmem) || { tap $S not-ok "find ivshmem device"; exit 1; }
+export VD_BDF=$BDF
+step $S "load $VD_DRIVER" load || exit 1
+step $S "bind $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
+echo "1..$n" >>$S
+
+for t in $H/bin/*_test; do
+	name=$(basename "$t")
+	"$t" >"$OUT/50-$name.tap" 2>&1
+	echo "# exit status $?" >>"$OUT/50-$name.tap"
+done
+
+T=$OUT/99-teardown.tap
+n=0
+echo "TAP version 13" >$T
+step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
+if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
+echo "1..$n" >>$T
+exit 0
