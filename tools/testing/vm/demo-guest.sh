@@ -1,0 +1,17 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+# The guest half of `make demo` (runs as /mnt/host/run.sh).
+H=/mnt/host
+. $H/env
+say() { echo "$*" | tee -a $H/out/demo.txt; }
+modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || exit 1
+insmod $H/$VD_KO || exit 1
+say "guest: loaded $VD_DRIVER (out-of-tree module, taint flags $(cat /sys/module/vfio_pci_dmabuf/taint))"
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1af4:0x1110" ] && BDF=$(basename $d)
+done
+say "guest: ivshmem device is $BDF"
+echo "$VD_DRIVER" >/sys/bus/pci/devices/$BDF/driver_override
+[ -e /sys/bus/pci/devices/$BDF/driver ] && echo $BDF >/sys/bus/pci/devices/$BDF/driver/unbind
+echo $BDF >/sys/bus/pci/drivers_probe
+$H/bin/vd_demo $BDF "$VD_MESSAGE" | tee -a $H/out/demo.txt
