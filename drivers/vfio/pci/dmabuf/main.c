@@ -11,6 +11,7 @@
 #include <linux/pci.h>
 #include <linux/vfio.h>
 #include <linux/vfio_pci_core.h>
+#include <uapi/linux/vfio_dmabuf.h>
 
 #include "compat.h"
 #include "vfio_pci_dmabuf.h"
@@ -29,14 +30,56 @@ static int vdb_open_device(struct vfio_device *core_vdev)
 	return 0;
 }
 
+static void vdb_close_device(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+
+	/* Before the core turns the device off: importers let go first. */
+	vdb_dmabuf_close(vdb_from_core(vdev));
+	vfio_pci_core_close_device(core_vdev);
+}
+
+static int vdb_device_feature(struct vfio_device *core_vdev, u32 flags,
+			      void __user *arg, size_t argsz)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+
+	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
+	case VFIO_DEVICE_FEATURE_DMA_BUF:
+		return vdb_feature_dma_buf(vdb_from_core(vdev), flags, arg, argsz);
+	default:
+		return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
+	}
+}
+
+static int vdb_init_dev(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+
+	vdb_dmabuf_init(vdb_from_core(vdev));
+	return vfio_pci_core_init_dev(core_vdev);
+}
+
+static void vdb_release_dev(struct vfio_device *core_vdev)
+{
+	struct vfio_pci_core_device *vdev =
+		container_of(core_vdev, struct vfio_pci_core_device, vdev);
+
+	mutex_destroy(&vdb_from_core(vdev)->dmabufs_lock);
+	vfio_pci_core_release_dev(core_vdev);
+}
+
 static const struct vfio_device_ops vdb_ops = {
 	.name		= "vfio-pci-dmabuf",
-	.init		= vfio_pci_core_init_dev,
-	.release	= vfio_pci_core_release_dev,
+	.init		= vdb_init_dev,
+	.release	= vdb_release_dev,
 	.open_device	= vdb_open_device,
-	.close_device	= vfio_pci_core_close_device,
+	.close_device	= vdb_close_device,
 	.ioctl		= vfio_pci_core_ioctl,
-	.device_feature	= vfio_pci_core_ioctl_feature,
+	.device_feature	= vdb_device_feature,
 	.read		= vfio_pci_core_read,
 	.write		= vfio_pci_core_write,
 	.mmap		= vfio_pci_core_mmap,
@@ -71,7 +114,10 @@ static void vdb_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
 
+	/* Waits until the device is closed, which detaches its dma-bufs... */
 	vfio_pci_core_unregister_device(vdev);
+	/* ...but for those already on their way to ->release. */
+	vdb_dmabuf_wait_gone(vdb_from_core(vdev));
 	vfio_put_device(&vdev->vdev);
 }
 

@@ -1,0 +1,461 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * VFIO_DEVICE_FEATURE_DMA_BUF: export ranges of a PCI BAR as a dma-buf.
+ *
+ * Who keeps what alive
+ *   dma-buf file  -> struct vdb_dmabuf: freed by ->release, never before.
+ *   dma-buf file  -> this module: exp_info.owner.
+ *   vdb_dmabuf    -> vdb_device: counted in vdb->nr_exports while priv->vdb
+ *		      is set. Device close detaches every live dma-buf
+ *		      (revoked for good, priv->vdb = NULL); ->release detaches
+ *		      the ones close skipped. remove() waits for the count, so
+ *		      priv->vdb never dangles.
+ *   importer map  -> BAR access: each sg_table handed out is counted in
+ *		      priv->nr_mapped and revoke waits for the count to drop
+ *		      to zero, so when revoke returns no importer holds a DMA
+ *		      address into the BAR.
+ *
+ * Lock order, outermost first
+ *   vdev->memory_lock	(vfio_pci_core) MMIO enable state. Held for read
+ *			across export, so a new dma-buf is born revoked
+ *			exactly when memory decode is off.
+ *   vdb->dmabufs_lock	the list, each priv->vdb, and every revoke or
+ *			re-grant. A mutex of its own, not memory_lock,
+ *			because revoke must also run from reset hooks that
+ *			are entered both with and without the core holding
+ *			memory_lock.
+ *   dmabuf->resv	priv->revoked (written under dmabufs_lock + resv,
+ *			read under either) and the map/unmap pair; the
+ *			dma-buf core holds it around pin, map and unmap.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/overflow.h>
+#include <linux/pci.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <uapi/linux/vfio_dmabuf.h>
+
+#include "compat.h"
+#include "vfio_pci_dmabuf.h"
+
+VDB_IMPORT_NS_DMA_BUF();
+
+/* Largest sg segment: sg lengths are unsigned int; keep segments page-sized. */
+#define VDB_MAX_SEG		ALIGN_DOWN(UINT_MAX, PAGE_SIZE)
+/* How often a revoke or a remove that keeps waiting says so. */
+#define VDB_WAIT_WARN		(10 * HZ)
+/* open(2) flags a dma-buf fd can take; anything else is refused. */
+#define VDB_OPEN_FLAGS		(O_CLOEXEC | O_ACCMODE | O_NONBLOCK)
+
+struct vdb_range {
+	phys_addr_t paddr;
+	u64 len;
+};
+
+struct vdb_dmabuf {
+	struct dma_buf *dmabuf;
+	/* dmabufs_lock; cleared only by a walker holding a file reference */
+	struct vdb_device *vdb;
+	struct list_head link;		/* in vdb->dmabufs, dmabufs_lock */
+	bool revoked;
+	atomic_t nr_mapped;		/* sg tables handed out */
+	wait_queue_head_t unmap_wq;	/* nr_mapped reached zero */
+	u32 region_index;
+	u32 nr_ranges;
+	struct vdb_range ranges[];
+};
+
+/* One sg table handed to an importer, with the DMA address of each range. */
+struct vdb_mapping {
+	struct sg_table sgt;
+	dma_addr_t addrs[];
+};
+
+/*
+ * Whether the BAR is reachable: memory decode on and the device out of D3.
+ * This is what vfio-pci's own mmap fault path checks, read from the same
+ * virtual config space.
+ */
+static bool vdb_memory_enabled(struct vfio_pci_core_device *vdev)
+{
+	struct pci_dev *pdev = vdev->pdev;
+	u16 cmd = le16_to_cpu(*(__le16 *)&vdev->vconfig[PCI_COMMAND]);
+
+	lockdep_assert_held(&vdev->memory_lock);
+
+	return pdev->current_state < PCI_D3hot &&
+	       (pdev->no_command_memory || (cmd & PCI_COMMAND_MEMORY));
+}
+
+static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
+			     struct dma_buf_attachment *attach)
+{
+	struct vdb_dmabuf *priv = dmabuf->priv;
+
+	/* MMIO has no struct page: only a peer-to-peer capable importer. */
+	if (!attach->peer2peer)
+		return -EOPNOTSUPP;
+	/* Early answer only; map re-checks under the resv lock. */
+	if (READ_ONCE(priv->revoked))
+		return -ENODEV;
+	return 0;
+}
+
+/*
+ * Without CONFIG_DMABUF_MOVE_NOTIFY (Debian's 6.1 and 6.12) the dma-buf core
+ * pins around every map of a dynamic exporter. A BAR never moves, so a pin
+ * only has to fail when there is nothing to pin.
+ */
+static int vdb_dmabuf_pin(struct dma_buf_attachment *attach)
+{
+	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	return priv->revoked ? -ENODEV : 0;
+}
+
+static void vdb_dmabuf_unpin(struct dma_buf_attachment *attach)
+{
+}
+
+static void vdb_unmap_ranges(struct dma_buf_attachment *attach,
+			     struct vdb_mapping *m, u32 nr,
+			     enum dma_data_direction dir)
+{
+	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+	u32 i;
+
+	for (i = 0; i < nr; i++)
+		dma_unmap_resource(attach->dev, m->addrs[i], priv->ranges[i].len,
+				   dir, DMA_ATTR_SKIP_CPU_SYNC);
+}
+
+static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
+				       enum dma_data_direction dir)
+{
+	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+	struct scatterlist *sg;
+	struct vdb_mapping *m;
+	u64 nents = 0;
+	u32 i;
+	int ret;
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	if (priv->revoked)
+		return ERR_PTR(-ENODEV);
+
+	for (i = 0; i < priv->nr_ranges; i++)
+		nents += DIV_ROUND_UP_ULL(priv->ranges[i].len, VDB_MAX_SEG);
+	if (nents > UINT_MAX)
+		return ERR_PTR(-E2BIG);
+
+	m = kvzalloc(struct_size(m, addrs, priv->nr_ranges), GFP_KERNEL);
+	if (!m)
+		return ERR_PTR(-ENOMEM);
+	ret = sg_alloc_table(&m->sgt, nents, GFP_KERNEL);
+	if (ret)
+		goto err_free;
+
+	/* DMA addresses only: there are no pages behind MMIO. */
+	sg = m->sgt.sgl;
+	for (i = 0; i < priv->nr_ranges; i++) {
+		const struct vdb_range *r = &priv->ranges[i];
+		u64 off, seg;
+
+		m->addrs[i] = dma_map_resource(attach->dev, r->paddr, r->len,
+					       dir, DMA_ATTR_SKIP_CPU_SYNC);
+		if (dma_mapping_error(attach->dev, m->addrs[i])) {
+			ret = -EIO;
+			goto err_unmap;
+		}
+		for (off = 0; off < r->len; off += seg) {
+			seg = min_t(u64, r->len - off, VDB_MAX_SEG);
+			sg_dma_address(sg) = m->addrs[i] + off;
+			sg_dma_len(sg) = seg;
+			sg = sg_next(sg);
+		}
+		cond_resched();
+	}
+
+	atomic_inc(&priv->nr_mapped);
+	return &m->sgt;
+
+err_unmap:
+	vdb_unmap_ranges(attach, m, i, dir);
+	sg_free_table(&m->sgt);
+err_free:
+	kvfree(m);
+	return ERR_PTR(ret);
+}
+
+static void vdb_dmabuf_unmap(struct dma_buf_attachment *attach,
+			     struct sg_table *sgt, enum dma_data_direction dir)
+{
+	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+	struct vdb_mapping *m = container_of(sgt, struct vdb_mapping, sgt);
+
+	dma_resv_assert_held(priv->dmabuf->resv);
+
+	vdb_unmap_ranges(attach, m, priv->nr_ranges, dir);
+	sg_free_table(&m->sgt);
+	kvfree(m);
+	if (atomic_dec_and_test(&priv->nr_mapped))
+		wake_up_all(&priv->unmap_wq);
+}
+
+/* Drop a dma-buf's hold on the device; the last one lets remove() go on. */
+static void vdb_put_export(struct vdb_device *vdb)
+{
+	if (refcount_dec_and_test(&vdb->nr_exports))
+		complete(&vdb->exports_done);
+}
+
+static void vdb_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct vdb_dmabuf *priv = dmabuf->priv;
+	/*
+	 * Stable without the lock: only a walker holding a reference on our
+	 * file clears priv->vdb, and ->release runs after the last one is gone.
+	 */
+	struct vdb_device *vdb = priv->vdb;
+
+	/* Every attachment is gone, so every mapping is too. */
+	WARN_ON(atomic_read(&priv->nr_mapped));
+
+	if (vdb) {
+		mutex_lock(&vdb->dmabufs_lock);
+		list_del_init(&priv->link);
+		priv->vdb = NULL;
+		mutex_unlock(&vdb->dmabufs_lock);
+		vdb_put_export(vdb);
+	}
+	kvfree(priv);
+}
+
+static const struct dma_buf_ops vdb_dmabuf_ops = {
+	.attach		= vdb_dmabuf_attach,
+	.pin		= vdb_dmabuf_pin,
+	.unpin		= vdb_dmabuf_unpin,
+	.map_dma_buf	= vdb_dmabuf_map,
+	.unmap_dma_buf	= vdb_dmabuf_unmap,
+	.release	= vdb_dmabuf_release,
+};
+
+/*
+ * Revoke (@revoke true) or re-grant one dma-buf. Revoke tells every importer
+ * through move_notify, then waits for their fences and until they have
+ * unmapped everything: when it returns, nothing maps the BAR. The wait is
+ * unbounded but never silent.
+ */
+static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
+			    bool revoke)
+{
+	struct dma_buf *dmabuf = priv->dmabuf;
+
+	lockdep_assert_held(&vdb->dmabufs_lock);
+
+	if (priv->revoked == revoke)
+		return;
+
+	dma_resv_lock(dmabuf->resv, NULL);
+	priv->revoked = revoke;
+	/* On re-grant too: an importer that failed with -ENODEV may retry. */
+	dma_buf_move_notify(dmabuf);
+	dma_resv_unlock(dmabuf->resv);
+	if (!revoke)
+		return;
+
+	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
+			      MAX_SCHEDULE_TIMEOUT);
+	while (!wait_event_timeout(priv->unmap_wq,
+				   !atomic_read(&priv->nr_mapped), VDB_WAIT_WARN))
+		pci_warn(vdb->core.pdev,
+			 "revoke of dma-buf %lu waits for its importers to unmap %d mapping(s)\n",
+			 file_inode(dmabuf->file)->i_ino,
+			 atomic_read(&priv->nr_mapped));
+}
+
+/*
+ * Detach every dma-buf from the device for good: it is being closed. The
+ * dma-bufs stay valid files, revoked; their importers were told.
+ */
+void vdb_dmabuf_close(struct vdb_device *vdb)
+{
+	struct vdb_dmabuf *priv, *tmp;
+
+	mutex_lock(&vdb->dmabufs_lock);
+	list_for_each_entry_safe(priv, tmp, &vdb->dmabufs, link) {
+		/*
+		 * A file whose count reached zero is on its way to ->release,
+		 * which unlinks it and drops its export; leave it be.
+		 *
+		 * The fput() below may drop the last reference while we hold
+		 * dmabufs_lock, which ->release takes. That is fine because
+		 * fput() defers the release (task work, or the delayed-fput
+		 * work from a kernel thread): it never runs inside this walk.
+		 */
+		if (!vdb_get_file_active(&priv->dmabuf->file))
+			continue;
+		vdb_dmabuf_move(vdb, priv, true);
+		list_del_init(&priv->link);
+		priv->vdb = NULL;
+		vdb_put_export(vdb);
+		fput(priv->dmabuf->file);
+	}
+	mutex_unlock(&vdb->dmabufs_lock);
+}
+
+/* Wait until no dma-buf points at the device any more (driver remove). */
+void vdb_dmabuf_wait_gone(struct vdb_device *vdb)
+{
+	vdb_put_export(vdb);
+	while (!wait_for_completion_timeout(&vdb->exports_done, VDB_WAIT_WARN))
+		pci_warn(vdb->core.pdev,
+			 "remove waits for %u dma-buf(s) to be released\n",
+			 refcount_read(&vdb->nr_exports));
+}
+
+void vdb_dmabuf_init(struct vdb_device *vdb)
+{
+	mutex_init(&vdb->dmabufs_lock);
+	INIT_LIST_HEAD(&vdb->dmabufs);
+	/* The device's own reference, dropped by vdb_dmabuf_wait_gone(). */
+	refcount_set(&vdb->nr_exports, 1);
+	init_completion(&vdb->exports_done);
+}
+
+/*
+ * The BARs that can be exported: memory BARs vfio-pci can mmap. Errno as
+ * mainline: -ENODEV for what is no BAR (the ROM, config space, VGA, an empty
+ * BAR, the upper half of a 64-bit BAR), -EINVAL for an I/O port BAR.
+ */
+static int vdb_check_region(struct vfio_pci_core_device *vdev, u32 index)
+{
+	struct pci_dev *pdev = vdev->pdev;
+
+	if (index > VFIO_PCI_BAR5_REGION_INDEX || !pci_resource_len(pdev, index))
+		return -ENODEV;
+	if (!(pci_resource_flags(pdev, index) & IORESOURCE_MEM))
+		return -EINVAL;
+	if (!vdev->bar_mmap_supported[index])
+		return -ENODEV;
+	return 0;
+}
+
+/* Check the user's ranges and resolve them to bus addresses of the BAR. */
+static int vdb_fill_ranges(struct vdb_dmabuf *priv, struct pci_dev *pdev,
+			   const struct vfio_region_dma_range *ur, size_t *size)
+{
+	phys_addr_t start = pci_resource_start(pdev, priv->region_index);
+	u64 bar_len = pci_resource_len(pdev, priv->region_index);
+	size_t total = 0;
+	u32 i;
+
+	for (i = 0; i < priv->nr_ranges; i++) {
+		u64 end;
+
+		if (!ur[i].length || !PAGE_ALIGNED(ur[i].offset) ||
+		    !PAGE_ALIGNED(ur[i].length))
+			return -EINVAL;
+		if (check_add_overflow(ur[i].offset, ur[i].length, &end))
+			return -EOVERFLOW;
+		if (end > bar_len)
+			return -EINVAL;
+		if (check_add_overflow(total, (size_t)ur[i].length, &total))
+			return -EINVAL;
+		priv->ranges[i].paddr = start + ur[i].offset;
+		priv->ranges[i].len = ur[i].length;
+	}
+	*size = total;
+	return 0;
+}
+
+int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
+			size_t argsz)
+{
+	struct vfio_device_feature_dma_buf __user *uarg = arg;
+	struct vfio_pci_core_device *vdev = &vdb->core;
+	struct vfio_device_feature_dma_buf hdr;
+	DEFINE_DMA_BUF_EXPORT_INFO(exp_info);
+	struct vfio_region_dma_range *ur;
+	struct vdb_dmabuf *priv;
+	struct dma_buf *dmabuf;
+	size_t size;
+	int ret;
+
+	ret = vfio_check_feature(flags, argsz, VFIO_DEVICE_FEATURE_GET,
+				 sizeof(hdr));
+	if (ret != 1)
+		return ret;
+	if (copy_from_user(&hdr, uarg, sizeof(hdr)))
+		return -EFAULT;
+	if (!hdr.nr_ranges || hdr.flags || hdr.open_flags & ~VDB_OPEN_FLAGS)
+		return -EINVAL;
+	/* Read nothing past argsz: the ranges must fit in it. */
+	if ((argsz - sizeof(hdr)) / sizeof(*ur) < hdr.nr_ranges)
+		return -EINVAL;
+	ret = vdb_check_region(vdev, hdr.region_index);
+	if (ret)
+		return ret;
+
+	ur = vmemdup_user(uarg->dma_ranges, (size_t)hdr.nr_ranges * sizeof(*ur));
+	if (IS_ERR(ur))
+		return PTR_ERR(ur);
+	priv = kvzalloc(struct_size(priv, ranges, hdr.nr_ranges), GFP_KERNEL);
+	if (!priv) {
+		ret = -ENOMEM;
+		goto err_free_ur;
+	}
+	INIT_LIST_HEAD(&priv->link);
+	init_waitqueue_head(&priv->unmap_wq);
+	priv->region_index = hdr.region_index;
+	priv->nr_ranges = hdr.nr_ranges;
+	ret = vdb_fill_ranges(priv, vdev->pdev, ur, &size);
+	if (ret)
+		goto err_free_priv;
+	kvfree(ur);
+	ur = NULL;
+
+	/* Held from here until ->release, or vdb_dmabuf_close(). */
+	refcount_inc(&vdb->nr_exports);
+	priv->vdb = vdb;
+
+	exp_info.ops = &vdb_dmabuf_ops;
+	exp_info.size = size;
+	exp_info.flags = hdr.open_flags;
+	exp_info.priv = priv;
+	dmabuf = dma_buf_export(&exp_info);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_put_export;
+	}
+	priv->dmabuf = dmabuf;
+	/* From here on only dma_buf_put() frees priv, through ->release. */
+
+	down_read(&vdev->memory_lock);
+	mutex_lock(&vdb->dmabufs_lock);
+	dma_resv_lock(dmabuf->resv, NULL);
+	priv->revoked = !vdb_memory_enabled(vdev);
+	dma_resv_unlock(dmabuf->resv);
+	list_add_tail(&priv->link, &vdb->dmabufs);
+	mutex_unlock(&vdb->dmabufs_lock);
+	up_read(&vdev->memory_lock);
+
+	ret = dma_buf_fd(dmabuf, hdr.open_flags);
+	if (ret < 0)
+		dma_buf_put(dmabuf);
+	return ret;
+
+err_put_export:
+	priv->vdb = NULL;
+	vdb_put_export(vdb);
+err_free_priv:
+	kvfree(priv);
+err_free_ur:
+	kvfree(ur);
+	return ret;
+}
