@@ -159,7 +159,8 @@ int vd_region_info(struct vd_dev *d, uint32_t index, struct vfio_region_info *ri
 	return ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, ri) ? -errno : 0;
 }
 
-int vd_feature(int fd, uint32_t flags, const void *data, size_t size)
+int vd_feature_argsz(int fd, uint32_t flags, const void *data, size_t size,
+		     uint32_t argsz)
 {
 	struct vfio_device_feature *f;
 	int ret, saved;
@@ -167,7 +168,7 @@ int vd_feature(int fd, uint32_t flags, const void *data, size_t size)
 	f = calloc(1, sizeof(*f) + size);
 	if (!f)
 		return -1;
-	f->argsz = sizeof(*f) + size;
+	f->argsz = argsz;
 	f->flags = flags;
 	if (size)
 		memcpy(f->data, data, size);
@@ -176,6 +177,12 @@ int vd_feature(int fd, uint32_t flags, const void *data, size_t size)
 	free(f);
 	errno = saved;
 	return ret;
+}
+
+int vd_feature(int fd, uint32_t flags, const void *data, size_t size)
+{
+	return vd_feature_argsz(fd, flags, data, size,
+				sizeof(struct vfio_device_feature) + size);
 }
 
 int vd_export(int fd, uint32_t region, uint32_t open_flags, uint32_t flags,
@@ -200,8 +207,8 @@ int vd_export(int fd, uint32_t region, uint32_t open_flags, uint32_t flags,
 	db->nr_ranges = nr;
 	if (r)
 		memcpy(db->dma_ranges, r, ranges);
-	ret = vd_feature(fd, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-			 db, (size_t)((ssize_t)size + argsz_delta));
+	ret = vd_feature_argsz(fd, VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
+			       db, alloc, sizeof(struct vfio_device_feature) + size + argsz_delta);
 	saved = errno;
 	free(db);
 	errno = saved;
@@ -236,4 +243,92 @@ int vd_host_expect(const char *what, uint64_t offset, uint64_t len, uint32_t see
 	fprintf(f, "%s 0x%llx 0x%llx 0x%x\n", what, (unsigned long long)offset,
 		(unsigned long long)len, seed);
 	return fclose(f) ? -errno : 0;
+}
+
+int vd_is_mainline(void)
+{
+	return !strcmp(vd_expected_driver(), "vfio-pci");
+}
+
+const char *vd_exporter_module(void)
+{
+	return vd_is_mainline() ? "vfio_pci_core" : "vfio_pci_dmabuf";
+}
+
+int vd_module_refcnt(const char *name)
+{
+	char path[PATH_MAX];
+	FILE *f;
+	int n, v;
+
+	snprintf(path, sizeof(path), "/sys/module/%s/refcnt", name);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%d", &v);
+	fclose(f);
+	return n == 1 ? v : -EINVAL;
+}
+
+int vd_fdinfo(int fd, const char *key, char *val, size_t len)
+{
+	char path[64], line[256];
+	size_t klen = strlen(key);
+	int ret = -ENOENT;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	f = fopen(path, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		char *v = line + klen;
+
+		if (strncmp(line, key, klen) || *v != ':')
+			continue;
+		v++;
+		v += strspn(v, " \t");
+		v[strcspn(v, "\n")] = '\0';
+		snprintf(val, len, "%s", v);
+		ret = 0;
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
+int vd_set_memory_enable(struct vd_dev *d, int on)
+{
+	struct vfio_region_info ri;
+	uint16_t cmd;
+	int ret;
+
+	ret = vd_region_info(d, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
+	if (ret)
+		return ret;
+	if (pread(d->fd, &cmd, sizeof(cmd), ri.offset + 4) != sizeof(cmd))
+		return -EIO;
+	cmd = on ? cmd | 0x2 : cmd & ~0x2;	/* PCI_COMMAND_MEMORY */
+	if (pwrite(d->fd, &cmd, sizeof(cmd), ri.offset + 4) != sizeof(cmd))
+		return -EIO;
+	return 0;
+}
+
+void vd_errno_row(const char *input, int ret)
+{
+	const char *out = getenv("VD_OUT");
+	char path[PATH_MAX];
+	int err = errno;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/errno-table.txt", out && *out ? out : ".");
+	f = fopen(path, "a");
+	if (!f)
+		return;
+	if (ret >= 0)
+		fprintf(f, "%s\tfd\n", input);
+	else
+		fprintf(f, "%s\t%s\n", input, strerrorname_np(err) ?: "?");
+	fclose(f);
+	errno = err;
 }

@@ -46,14 +46,34 @@ int vd_region_info(struct vd_dev *d, uint32_t index, struct vfio_region_info *ri
  * DMA_BUF GET, the new fd), or -1 with errno set.
  */
 int vd_feature(int fd, uint32_t flags, const void *data, size_t size);
+/* The same, claiming @argsz bytes in all while passing all of @data. */
+int vd_feature_argsz(int fd, uint32_t flags, const void *data, size_t size,
+		     uint32_t argsz);
 
 /*
  * Export @nr ranges of @region as a dma-buf. @argsz_delta is added to the
- * argsz the call would normally pass (negative: short buffer). Returns the
- * fd, or -1 with errno set.
+ * argsz the call would normally pass; the payload itself is always whole, so
+ * a short argsz shows whether the kernel reads past it. Returns the fd, or
+ * -1 with errno set.
  */
 int vd_export(int fd, uint32_t region, uint32_t open_flags, uint32_t flags,
 	      const struct vfio_region_dma_range *r, uint32_t nr, int argsz_delta);
+
+/* True when the driver under test is mainline vfio-pci (our reference). */
+int vd_is_mainline(void);
+/* The module that owns the dma-bufs: vfio_pci_dmabuf, or vfio_pci_core. */
+const char *vd_exporter_module(void);
+/* /sys/module/NAME/refcnt, or -errno. */
+int vd_module_refcnt(const char *name);
+/* Value of KEY in /proc/self/fdinfo/FD, into @val. 0 or -errno. */
+int vd_fdinfo(int fd, const char *key, char *val, size_t len);
+/* Set or clear PCI_COMMAND_MEMORY through the config region. 0 or -errno. */
+int vd_set_memory_enable(struct vd_dev *d, int on);
+/*
+ * Record the outcome of a bad-input export for the errno table the host
+ * builds from every kernel: @ret is vd_export()'s result, errno as it left it.
+ */
+void vd_errno_row(const char *input, int ret);
 
 /* Deterministic byte pattern; the host regenerates it from the seed. */
 void vd_pattern(void *buf, size_t len, uint32_t seed);
