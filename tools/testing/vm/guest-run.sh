@@ -19,9 +19,9 @@ step() { # step FILE NAME CMD...: run CMD, record it as a test
 	shift 2
 	if msg=$("$@" 2>&1); then tap "$f" ok "$name"; else tap "$f" not-ok "$name" "$msg"; fi
 }
-ivshmem() {
+find_dev() { # find_dev VENDOR:DEVICE
 	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat $d/vendor):$(cat $d/device)" = "0x1af4:0x1110" ] && basename $d && return 0
+		[ "$(cat $d/vendor):$(cat $d/device)" = "$1" ] && basename $d && return 0
 	done
 	return 1
 }
@@ -50,10 +50,12 @@ unload() {
 
 S=$OUT/00-setup.tap
 echo "TAP version 13" >$S
-BDF=$(ivshmem) || { tap $S not-ok "find ivshmem device"; exit 1; }
-export VD_BDF=$BDF
+BDF=$(find_dev 0x1af4:0x1110) || { tap $S not-ok "find the ivshmem device"; exit 1; }
+IO_BDF=$(find_dev 0x1b36:0x0005) || { tap $S not-ok "find the pci-testdev device"; exit 1; }
+export VD_BDF=$BDF VD_IO_BDF=$IO_BDF
 step $S "load $VD_DRIVER" load || exit 1
-step $S "bind $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
+step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
+step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
 echo "1..$n" >>$S
 
 for t in $H/bin/*_test; do
@@ -66,6 +68,7 @@ T=$OUT/99-teardown.tap
 n=0
 echo "TAP version 13" >$T
 step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
+step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
 echo "1..$n" >>$T
 exit 0

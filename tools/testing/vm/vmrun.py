@@ -4,7 +4,7 @@
 share's run.sh in it.
 
 The machine: q35, intel-iommu (intremap, caching-mode), ivshmem-plain whose
-BAR2 is the host file --shm, the edu DMA engine, virtio-net, and a 9p share
+BAR2 is the host file --shm, the edu DMA engine, pci-testdev (it has an I/O port BAR), virtio-net, and a 9p share
 (--share) mounted at /mnt/host. The guest writes its results to share/out/.
 
 Exit status (also written to share/out/vmrun.json with the splat lines):
@@ -44,6 +44,7 @@ def qemu_cmd(a):
         % (a.shm, a.shm_size),
         "-device", "ivshmem-plain,memdev=ivshm",
         "-device", "edu",
+        "-device", "pci-testdev",
         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
         "-virtfs", "local,path=%s,mount_tag=host,security_model=none,id=host"
         % a.share,
