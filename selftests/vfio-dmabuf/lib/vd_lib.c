@@ -94,6 +94,44 @@ int vd_bound_driver(const char *bdf, char *name, size_t len)
 	return ret;
 }
 
+static int write_sysfs(const char *path, const char *val)
+{
+	int fd, ret = 0;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, val, strlen(val)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int vd_bind(const char *bdf, const char *driver)
+{
+	char path[PATH_MAX], drv[64];
+	int ret;
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", bdf);
+	ret = write_sysfs(path, driver);
+	if (ret)
+		return ret;
+	/* drivers_probe fails when the device is already bound: look after */
+	write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+	ret = vd_bound_driver(bdf, drv, sizeof(drv));
+	if (ret)
+		return ret;
+	return strcmp(drv, driver) ? -ENODEV : 0;
+}
+
+int vd_unbind(const char *bdf)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver/unbind", bdf);
+	return write_sysfs(path, bdf);
+}
+
 int vd_open_group(struct vd_dev *d, const char *bdf)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };

@@ -35,6 +35,11 @@ const char *vd_expected_driver(void);
 /* Name of the driver @bdf is bound to, "" if none. */
 int vd_bound_driver(const char *bdf, char *name, size_t len);
 
+/* Bind @bdf to @driver through driver_override. 0 or -errno. */
+int vd_bind(const char *bdf, const char *driver);
+/* Unbind @bdf from its driver (blocks while the driver holds on). */
+int vd_unbind(const char *bdf);
+
 /* Open @bdf through /dev/vfio/vfio + its group, type1 IOMMU. 0 or -errno. */
 int vd_open_group(struct vd_dev *d, const char *bdf);
 void vd_close(struct vd_dev *d);
