@@ -41,12 +41,16 @@ def check_errno_table(tap, shares, update):
 
 def run_kernel(tap, tag, bins, verbose):
     name = rig.label(tag)
-    ko = None
+    ko = importer = None
     if rig.ours(tag):
         ok, msg, ko = rig.build_module(tag)
         if not tap.result(ok, "%s: build vfio-pci-dmabuf.ko against %s" % (name, rig.krel(tag)), msg):
             return None
-    run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko)
+        ok, msg, importer = rig.build_importer(tag)
+        if not tap.result(ok, "%s: build vd_test_importer.ko" % name, msg):
+            return None
+    run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko,
+                                        importer=importer)
     status, err, secs = rig.boot(tag, run, share, shm, verbose=verbose)
     rig.log("%s: guest ran %.0fs, status %d (console: %s)" % (
         name, secs, status, os.path.join(run, "console.log")))

@@ -56,6 +56,9 @@ export VD_BDF=$BDF VD_IO_BDF=$IO_BDF
 step $S "load $VD_DRIVER" load || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
+if [ -n "$VD_IMPORTER_KO" ]; then
+	step $S "load vd_test_importer" insmod "$H/$VD_IMPORTER_KO" || exit 1
+fi
 echo "1..$n" >>$S
 
 for t in $H/bin/*_test; do
@@ -67,6 +70,7 @@ done
 T=$OUT/99-teardown.tap
 n=0
 echo "TAP version 13" >$T
+if [ -n "$VD_IMPORTER_KO" ]; then step $T "unload vd_test_importer" rmmod vd_test_importer; fi
 step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi

@@ -111,21 +111,27 @@ def build_selftests():
     return rc == 0, msg, out
 
 
-def build_module(tag):
-    """Build vfio-pci-dmabuf.ko against TAG's headers in a private copy of
-    the tree (kbuild of these kernels writes objects next to the sources)."""
+def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
+    """Build one of the project's modules against TAG's headers, in a private
+    copy of the tree (kbuild of these kernels writes objects next to the
+    sources). Returns (ok, log, path of the .ko)."""
     work = os.path.join(CACHE, "build", tag)
     os.makedirs(work, exist_ok=True)
-    for d in ("drivers", "include"):
-        sh(["rsync", "-a", "--delete", os.path.join(TOP, d) + "/", os.path.join(work, d) + "/"])
-    mdir = os.path.join(work, "drivers", "vfio", "pci", "dmabuf")
+    for d in ("drivers", "include", "selftests"):
+        sh(["rsync", "-a", "--delete", "--exclude", "*.o", "--exclude", "*.ko",
+            os.path.join(TOP, d) + "/", os.path.join(work, d) + "/"])
+    mdir = os.path.join(work, subdir)
     rc, msg = sh(["make", "-C", tag_file(tag, "kdir"), "M=" + mdir, "modules"])
-    ko = os.path.join(mdir, "vfio-pci-dmabuf.ko")
+    ko = os.path.join(mdir, name + ".ko")
     if rc == 0:
         rc2, vm = sh(["modinfo", "-F", "vermagic", ko])
         if vm.split()[0] != krel(tag):
             return False, "vermagic %r does not match %s" % (vm.strip(), krel(tag)), ko
     return rc == 0, msg, ko
+
+
+def build_importer(tag):
+    return build_module(tag, "selftests/vfio-dmabuf/importer", "vd_test_importer")
 
 
 def initramfs(tag):
@@ -135,7 +141,7 @@ def initramfs(tag):
     return out.strip().splitlines()[-1]
 
 
-def prepare_share(tag, run_sh, bins, ko=None, env=None):
+def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None):
     run = os.path.join(CACHE, "run", tag)
     share = os.path.join(run, "share")
     shutil.rmtree(run, ignore_errors=True)
@@ -144,10 +150,13 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None):
     shutil.copy(run_sh, os.path.join(share, "run.sh"))
     for b in bins:
         shutil.copy(b, os.path.join(share, "bin"))
-    e = {"VD_DRIVER": driver(tag), "VD_KO": ""}
+    e = {"VD_DRIVER": driver(tag), "VD_KO": "", "VD_IMPORTER_KO": ""}
     if ko:
         shutil.copy(ko, share)
         e["VD_KO"] = os.path.basename(ko)
+    if importer:
+        shutil.copy(importer, share)
+        e["VD_IMPORTER_KO"] = os.path.basename(importer)
     e.update(env or {})
     with open(os.path.join(share, "env"), "w") as f:
         for k, v in e.items():

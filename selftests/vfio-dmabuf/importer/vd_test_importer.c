@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * vd_test_importer: a dma-buf importer for the selftests.
+ *
+ * It plays a dynamic importer the way an RDMA driver with on-demand paging
+ * does: it attaches with allow_peer2peer and move_notify, maps under the
+ * reservation lock, and on move_notify drops its mapping at once (or, with
+ * VDTI_LAZY, only when told to, so tests can see revoke wait for it).
+ *
+ * Its DMA device is a platform device with a 64-bit mask and no IOMMU, so
+ * dma_map_resource() hands back bus addresses: enough to count segments and
+ * follow revokes, no DMA is ever issued.
+ */
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
+#include <linux/fs.h>
+#include <linux/miscdevice.h>
+#include <linux/module.h>
+#include <linux/platform_device.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "compat_probed.h"
+#include "vd_test_importer.h"
+
+#ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
+MODULE_IMPORT_NS(DMA_BUF);
+#else
+MODULE_IMPORT_NS("DMA_BUF");
+#endif
+
+static struct platform_device *vdti_pdev;
+
+struct vdti_ctx {
+	struct mutex lock;		/* serialises the ioctls */
+	struct dma_buf *dmabuf;
+	struct dma_buf_attachment *attach;
+	bool lazy;
+	/* under the dma-buf's resv lock */
+	struct sg_table *sgt;
+	struct vdti_status st;
+};
+
+/* Drop the mapping; resv lock held. */
+static void vdti_unmap_locked(struct vdti_ctx *ctx)
+{
+	dma_resv_assert_held(ctx->dmabuf->resv);
+	dma_buf_unmap_attachment(ctx->attach, ctx->sgt, DMA_BIDIRECTIONAL);
+	ctx->sgt = NULL;
+	ctx->st.mapped = 0;
+	ctx->st.unmaps++;
+}
+
+static void vdti_move_notify(struct dma_buf_attachment *attach)
+{
+	struct vdti_ctx *ctx = attach->importer_priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	ctx->st.move_notifies++;
+	if (!ctx->sgt)
+		return;
+	ctx->st.invalidated++;
+	if (!ctx->lazy)
+		vdti_unmap_locked(ctx);
+}
+
+static const struct dma_buf_attach_ops vdti_p2p_ops = {
+	.allow_peer2peer = true,
+	.move_notify = vdti_move_notify,
+};
+
+static const struct dma_buf_attach_ops vdti_no_p2p_ops = {
+	.move_notify = vdti_move_notify,
+};
+
+static int vdti_attach(struct vdti_ctx *ctx, struct vdti_attach __user *uarg)
+{
+	struct dma_buf_attachment *attach;
+	struct vdti_attach arg;
+	struct dma_buf *dmabuf;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (arg.flags & ~(VDTI_LAZY | VDTI_NO_P2P))
+		return -EINVAL;
+	if (ctx->attach)
+		return -EBUSY;
+	dmabuf = dma_buf_get(arg.fd);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	attach = dma_buf_dynamic_attach(dmabuf, &vdti_pdev->dev,
+					arg.flags & VDTI_NO_P2P ?
+					&vdti_no_p2p_ops : &vdti_p2p_ops, ctx);
+	if (IS_ERR(attach)) {
+		dma_buf_put(dmabuf);
+		return PTR_ERR(attach);
+	}
+	ctx->dmabuf = dmabuf;
+	ctx->attach = attach;
+	ctx->lazy = arg.flags & VDTI_LAZY;
+	return 0;
+}
+
+static int vdti_map(struct vdti_ctx *ctx)
+{
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	int ret, i;
+
+	if (!ctx->attach)
+		return -ENOTCONN;
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	if (ctx->sgt) {
+		ret = -EBUSY;
+		goto out;
+	}
+	sgt = dma_buf_map_attachment(ctx->attach, DMA_BIDIRECTIONAL);
+	if (IS_ERR(sgt)) {
+		ret = PTR_ERR(sgt);
+		goto out;
+	}
+	ctx->sgt = sgt;
+	ctx->st.mapped = 1;
+	ctx->st.maps++;
+	ctx->st.nents = sgt->nents;
+	ctx->st.dma_len = 0;
+	ctx->st.max_seg = 0;
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		ctx->st.dma_len += sg_dma_len(sg);
+		ctx->st.max_seg = max_t(u64, ctx->st.max_seg, sg_dma_len(sg));
+	}
+	ret = sgt->nents;
+out:
+	dma_resv_unlock(ctx->dmabuf->resv);
+	return ret;
+}
+
+static int vdti_unmap(struct vdti_ctx *ctx)
+{
+	int ret = 0;
+
+	if (!ctx->attach)
+		return -ENOTCONN;
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	if (ctx->sgt)
+		vdti_unmap_locked(ctx);
+	else
+		ret = -ENOENT;
+	dma_resv_unlock(ctx->dmabuf->resv);
+	return ret;
+}
+
+static int vdti_status(struct vdti_ctx *ctx, struct vdti_status __user *uarg)
+{
+	struct vdti_status st = {};
+
+	if (ctx->attach) {
+		dma_resv_lock(ctx->dmabuf->resv, NULL);
+		st = ctx->st;
+		dma_resv_unlock(ctx->dmabuf->resv);
+	}
+	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
+}
+
+static long vdti_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct vdti_ctx *ctx = file->private_data;
+	void __user *uarg = (void __user *)arg;
+	long ret;
+
+	mutex_lock(&ctx->lock);
+	switch (cmd) {
+	case VDTI_ATTACH:
+		ret = vdti_attach(ctx, uarg);
+		break;
+	case VDTI_MAP:
+		ret = vdti_map(ctx);
+		break;
+	case VDTI_UNMAP:
+		ret = vdti_unmap(ctx);
+		break;
+	case VDTI_STATUS:
+		ret = vdti_status(ctx, uarg);
+		break;
+	default:
+		ret = -ENOTTY;
+	}
+	mutex_unlock(&ctx->lock);
+	return ret;
+}
+
+static int vdti_open(struct inode *inode, struct file *file)
+{
+	struct vdti_ctx *ctx = kzalloc(sizeof(*ctx), GFP_KERNEL);
+
+	if (!ctx)
+		return -ENOMEM;
+	mutex_init(&ctx->lock);
+	file->private_data = ctx;
+	return 0;
+}
+
+static int vdti_release(struct inode *inode, struct file *file)
+{
+	struct vdti_ctx *ctx = file->private_data;
+
+	if (ctx->attach) {
+		dma_resv_lock(ctx->dmabuf->resv, NULL);
+		if (ctx->sgt)
+			vdti_unmap_locked(ctx);
+		dma_resv_unlock(ctx->dmabuf->resv);
+		dma_buf_detach(ctx->dmabuf, ctx->attach);
+		dma_buf_put(ctx->dmabuf);
+	}
+	mutex_destroy(&ctx->lock);
+	kfree(ctx);
+	return 0;
+}
+
+static const struct file_operations vdti_fops = {
+	.owner		= THIS_MODULE,
+	.open		= vdti_open,
+	.release	= vdti_release,
+	.unlocked_ioctl	= vdti_ioctl,
+};
+
+static struct miscdevice vdti_misc = {
+	.minor	= MISC_DYNAMIC_MINOR,
+	.name	= "vd_test_importer",
+	.fops	= &vdti_fops,
+};
+
+static int __init vdti_init(void)
+{
+	int ret;
+
+	vdti_pdev = platform_device_register_simple("vd_test_importer", -1, NULL, 0);
+	if (IS_ERR(vdti_pdev))
+		return PTR_ERR(vdti_pdev);
+	ret = dma_coerce_mask_and_coherent(&vdti_pdev->dev, DMA_BIT_MASK(64));
+	if (ret)
+		goto err_pdev;
+	ret = misc_register(&vdti_misc);
+	if (ret)
+		goto err_pdev;
+	return 0;
+
+err_pdev:
+	platform_device_unregister(vdti_pdev);
+	return ret;
+}
+
+static void __exit vdti_exit(void)
+{
+	misc_deregister(&vdti_misc);
+	platform_device_unregister(vdti_pdev);
+}
+
+module_init(vdti_init);
+module_exit(vdti_exit);
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("vfio-dmabuf selftests: a dynamic dma-buf importer");
