@@ -15,15 +15,27 @@
  *		      to zero, so when revoke returns no importer holds a DMA
  *		      address into the BAR.
  *
+ * When MMIO goes away
+ *   Every dma-buf of a device is revoked while the BAR is out of reach and
+ *   re-granted when it is back. "Out of reach" is vdb_mmio_usable(): memory
+ *   decode off, the device out of D0 or in vfio's low-power state, or a hold
+ *   (enum vdb_hold) taken by a trigger: a reset (reset_prepare..reset_done,
+ *   whoever started it: VFIO_DEVICE_RESET, hot reset, FLR through config
+ *   space, a sibling's bus reset, sysfs), a config write that may clear
+ *   memory decode or leave D0 (taken before the write reaches the device),
+ *   a low-power entry, AER (error_detected..resume), device close. Every
+ *   trigger goes through vdb_dmabuf_hold(), vdb_dmabuf_unhold() or
+ *   vdb_dmabuf_sync(); only vdb_dmabuf_update() moves a dma-buf.
+ *
  * Lock order, outermost first
- *   vdev->memory_lock	(vfio_pci_core) MMIO enable state. Held for read
- *			across export, so a new dma-buf is born revoked
- *			exactly when memory decode is off.
- *   vdb->dmabufs_lock	the list, each priv->vdb, and every revoke or
- *			re-grant. A mutex of its own, not memory_lock,
- *			because revoke must also run from reset hooks that
- *			are entered both with and without the core holding
- *			memory_lock.
+ *   vdb->cfg_lock	serialises config writes (ours)
+ *   vdev->memory_lock	(vfio_pci_core) held for write by the core around
+ *			resets it starts
+ *   device_lock	(driver core, pci_dev_lock) around resets
+ *   vdb->dmabufs_lock	the list, the holds, each priv->vdb, every revoke
+ *			and re-grant. A mutex of its own, not memory_lock,
+ *			because reset_prepare runs both with and without the
+ *			core holding memory_lock.
  *   dmabuf->resv	priv->revoked (written under dmabufs_lock + resv,
  *			read under either) and the map/unmap pair; the
  *			dma-buf core holds it around pin, map and unmap.
@@ -75,19 +87,30 @@ struct vdb_mapping {
 };
 
 /*
- * Whether the BAR is reachable: memory decode on and the device out of D3.
- * This is what vfio-pci's own mmap fault path checks, read from the same
- * virtual config space.
+ * Whether importers may reach the BAR now: no hold, memory decode on, the
+ * device in D0 and not in vfio's low-power state.
+ *
+ * The device state is read without memory_lock. That is enough because
+ * every write that may turn MMIO off takes a hold before it and syncs after
+ * it, and every write that turns it on syncs after it: a stale read here is
+ * always followed by an update that reads the settled state.
  */
-static bool vdb_memory_enabled(struct vfio_pci_core_device *vdev)
+static bool vdb_mmio_usable(struct vdb_device *vdb)
 {
+	struct vfio_pci_core_device *vdev = &vdb->core;
 	struct pci_dev *pdev = vdev->pdev;
-	u16 cmd = le16_to_cpu(*(__le16 *)&vdev->vconfig[PCI_COMMAND]);
+	__le16 cmd;
+	int i;
 
-	lockdep_assert_held(&vdev->memory_lock);
+	lockdep_assert_held(&vdb->dmabufs_lock);
 
-	return pdev->current_state < PCI_D3hot &&
-	       (pdev->no_command_memory || (cmd & PCI_COMMAND_MEMORY));
+	for (i = 0; i < VDB_NR_HOLDS; i++)
+		if (vdb->holds[i])
+			return false;
+	cmd = READ_ONCE(*(__le16 *)&vdev->vconfig[PCI_COMMAND]);
+	return !vdev->pm_runtime_engaged && pdev->current_state < PCI_D3hot &&
+	       (pdev->no_command_memory ||
+		(le16_to_cpu(cmd) & PCI_COMMAND_MEMORY));
 }
 
 static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
@@ -280,32 +303,90 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 }
 
 /*
- * Detach every dma-buf from the device for good: it is being closed. The
- * dma-bufs stay valid files, revoked; their importers were told.
+ * Bring every dma-buf of the device in line with vdb_mmio_usable(): the one
+ * place that revokes and re-grants.
+ */
+static void vdb_dmabuf_update(struct vdb_device *vdb)
+{
+	struct vdb_dmabuf *priv;
+	int revoke = -1;
+
+	lockdep_assert_held(&vdb->dmabufs_lock);
+
+	list_for_each_entry(priv, &vdb->dmabufs, link) {
+		/*
+		 * A file whose count reached zero is on its way to ->release,
+		 * which unlinks it; nothing can map it any more.
+		 *
+		 * The fput() below may drop the last reference while we hold
+		 * dmabufs_lock, which ->release takes. That is fine because
+		 * fput() defers the release (task work, or the delayed-fput
+		 * work from a kernel thread): it never runs inside this walk,
+		 * and the entry stays on the list until it does.
+		 */
+		if (!vdb_get_file_active(&priv->dmabuf->file))
+			continue;
+		/*
+		 * Live dma-bufs exist only while the device is open (close
+		 * detaches them), so only now is its state there to read:
+		 * reset hooks also run while it is being opened or closed.
+		 */
+		if (revoke < 0)
+			revoke = !vdb_mmio_usable(vdb);
+		if (priv->revoked != revoke)
+			vdb_dmabuf_move(vdb, priv, revoke);
+		fput(priv->dmabuf->file);
+	}
+}
+
+/* MMIO is going away for @why: revoke everything until vdb_dmabuf_unhold(). */
+void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why)
+{
+	mutex_lock(&vdb->dmabufs_lock);
+	vdb->holds[why]++;
+	vdb_dmabuf_update(vdb);
+	mutex_unlock(&vdb->dmabufs_lock);
+}
+
+/* @why is over: re-grant if nothing else keeps MMIO away. */
+void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why)
+{
+	mutex_lock(&vdb->dmabufs_lock);
+	if (!WARN_ON(!vdb->holds[why]))
+		vdb->holds[why]--;
+	vdb_dmabuf_update(vdb);
+	mutex_unlock(&vdb->dmabufs_lock);
+}
+
+/* The device's state may have changed: follow it. */
+void vdb_dmabuf_sync(struct vdb_device *vdb)
+{
+	mutex_lock(&vdb->dmabufs_lock);
+	vdb_dmabuf_update(vdb);
+	mutex_unlock(&vdb->dmabufs_lock);
+}
+
+/*
+ * The device is being closed: revoke every dma-buf for good and detach it,
+ * so it no longer points at the device. The dma-bufs stay valid files.
  */
 void vdb_dmabuf_close(struct vdb_device *vdb)
 {
 	struct vdb_dmabuf *priv, *tmp;
 
 	mutex_lock(&vdb->dmabufs_lock);
+	vdb->holds[VDB_HOLD_CLOSE]++;
+	vdb_dmabuf_update(vdb);
 	list_for_each_entry_safe(priv, tmp, &vdb->dmabufs, link) {
-		/*
-		 * A file whose count reached zero is on its way to ->release,
-		 * which unlinks it and drops its export; leave it be.
-		 *
-		 * The fput() below may drop the last reference while we hold
-		 * dmabufs_lock, which ->release takes. That is fine because
-		 * fput() defers the release (task work, or the delayed-fput
-		 * work from a kernel thread): it never runs inside this walk.
-		 */
+		/* As in vdb_dmabuf_update(): dying files are left to ->release. */
 		if (!vdb_get_file_active(&priv->dmabuf->file))
 			continue;
-		vdb_dmabuf_move(vdb, priv, true);
 		list_del_init(&priv->link);
 		priv->vdb = NULL;
 		vdb_put_export(vdb);
 		fput(priv->dmabuf->file);
 	}
+	vdb->holds[VDB_HOLD_CLOSE]--;
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
@@ -321,6 +402,7 @@ void vdb_dmabuf_wait_gone(struct vdb_device *vdb)
 
 void vdb_dmabuf_init(struct vdb_device *vdb)
 {
+	mutex_init(&vdb->cfg_lock);
 	mutex_init(&vdb->dmabufs_lock);
 	INIT_LIST_HEAD(&vdb->dmabufs);
 	/* The device's own reference, dropped by vdb_dmabuf_wait_gone(). */
@@ -436,14 +518,13 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	priv->dmabuf = dmabuf;
 	/* From here on only dma_buf_put() frees priv, through ->release. */
 
-	down_read(&vdev->memory_lock);
+	/* Born revoked exactly when a trigger would have revoked it. */
 	mutex_lock(&vdb->dmabufs_lock);
 	dma_resv_lock(dmabuf->resv, NULL);
-	priv->revoked = !vdb_memory_enabled(vdev);
+	priv->revoked = !vdb_mmio_usable(vdb);
 	dma_resv_unlock(dmabuf->resv);
 	list_add_tail(&priv->link, &vdb->dmabufs);
 	mutex_unlock(&vdb->dmabufs_lock);
-	up_read(&vdev->memory_lock);
 
 	ret = dma_buf_fd(dmabuf, hdr.open_flags);
 	if (ret < 0)

@@ -8,16 +8,34 @@
 #include <linux/refcount.h>
 #include <linux/vfio_pci_core.h>
 
+/*
+ * Why the BAR may be out of reach, besides memory decode and power state,
+ * which are read from the device. Each is counted: while any count is
+ * non-zero every dma-buf of the device is revoked.
+ */
+enum vdb_hold {
+	VDB_HOLD_CONFIG,	/* a config write that may turn MMIO off */
+	VDB_HOLD_RESET,		/* between reset_prepare and reset_done */
+	VDB_HOLD_LOW_POWER,	/* a low-power entry on its way */
+	VDB_HOLD_AER,		/* between error_detected and resume */
+	VDB_HOLD_CLOSE,		/* the device is being closed */
+	VDB_NR_HOLDS,
+};
+
 /* One per bound PCI device. */
 struct vdb_device {
 	struct vfio_pci_core_device core;
 
+	/* Serialises config space writes; see vdb_config_write(). */
+	struct mutex cfg_lock;
+
 	/*
-	 * The dma-bufs exported from this device, and the revoke state of
-	 * each. See the lock order at the top of dmabuf.c.
+	 * The dma-bufs exported from this device, the holds, and the revoke
+	 * state of each dma-buf. See the lock order at the top of dmabuf.c.
 	 */
 	struct mutex dmabufs_lock;
 	struct list_head dmabufs;
+	unsigned int holds[VDB_NR_HOLDS];
 	/*
 	 * One per dma-buf that still points at this device, plus the
 	 * device's own, which remove() drops before it waits for
@@ -36,6 +54,9 @@ void vdb_dmabuf_init(struct vdb_device *vdb);
 int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 			size_t argsz);
 void vdb_dmabuf_close(struct vdb_device *vdb);
+void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why);
+void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why);
+void vdb_dmabuf_sync(struct vdb_device *vdb);
 void vdb_dmabuf_wait_gone(struct vdb_device *vdb);
 
 #endif /* VFIO_PCI_DMABUF_H */
