@@ -52,10 +52,12 @@ S=$OUT/00-setup.tap
 echo "TAP version 13" >$S
 BDF=$(find_dev 0x1af4:0x1110) || { tap $S not-ok "find the ivshmem device"; exit 1; }
 IO_BDF=$(find_dev 0x1b36:0x0005) || { tap $S not-ok "find the pci-testdev device"; exit 1; }
-export VD_BDF=$BDF VD_IO_BDF=$IO_BDF
+PM_BDF=$(find_dev 0x1af4:0x1044) || { tap $S not-ok "find the virtio-rng device"; exit 1; }
+export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF
 step $S "load $VD_DRIVER" load || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
+step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1
 if [ -n "$VD_IMPORTER_KO" ]; then
 	step $S "load vd_test_importer" insmod "$H/$VD_IMPORTER_KO" || exit 1
 fi
@@ -73,6 +75,7 @@ echo "TAP version 13" >$T
 if [ -n "$VD_IMPORTER_KO" ]; then step $T "unload vd_test_importer" rmmod vd_test_importer; fi
 step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
+step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
 echo "1..$n" >>$T
 exit 0

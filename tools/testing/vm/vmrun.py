@@ -4,7 +4,9 @@
 share's run.sh in it.
 
 The machine: q35, intel-iommu (intremap, caching-mode), ivshmem-plain whose
-BAR2 is the host file --shm, the edu DMA engine, pci-testdev (it has an I/O port BAR), virtio-net, and a 9p share
+BAR2 is the host file --shm (behind a root port: bus reset), virtio-rng-pci
+(behind a root port: FLR, PCI PM), the edu DMA engine, pci-testdev (it has an
+I/O port BAR), virtio-net, and a 9p share
 (--share) mounted at /mnt/host. The guest writes its results to share/out/.
 
 Exit status (also written to share/out/vmrun.json with the splat lines):
@@ -42,7 +44,12 @@ def qemu_cmd(a):
         "-device", "intel-iommu,intremap=on,caching-mode=on",
         "-object", "memory-backend-file,id=ivshm,mem-path=%s,size=%s,share=on"
         % (a.shm, a.shm_size),
-        "-device", "ivshmem-plain,memdev=ivshm",
+        # Each behind its own root port, so a bus reset resets it alone.
+        "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
+        "-device", "ivshmem-plain,memdev=ivshm,bus=rp0",
+        # FLR and PCI PM (D3hot), for the revoke triggers ivshmem lacks.
+        "-device", "pcie-root-port,id=rp1,chassis=2,slot=2",
+        "-device", "virtio-rng-pci,bus=rp1",
         "-device", "edu",
         "-device", "pci-testdev",
         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",

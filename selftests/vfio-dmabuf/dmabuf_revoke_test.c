@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Every path that takes MMIO away revokes the dma-bufs, and the paths that
+ * give it back re-grant them. One test per trigger: an importer holding a
+ * mapping is told (move_notify), loses the mapping, cannot map while the
+ * BAR is away, and maps again once it is back.
+ *
+ * ivshmem sits alone behind a root port (bus reset); virtio-rng, also behind
+ * one, has FLR and PCI power management.
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vd_lib.h"
+#include "vd_test_importer.h"
+
+#define SZ_4K			0x1000ULL
+#define PCI_CAP_ID_PM		0x01
+#define PCI_CAP_ID_EXP		0x10
+#define PCI_PM_CTRL		4
+#define PCI_EXP_DEVCTL		8
+#define PCI_EXP_DEVCTL_BCR_FLR	0x8000
+#define VIRTIO_MODERN_BAR	VFIO_PCI_BAR4_REGION_INDEX
+
+static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
+
+struct rig {
+	struct vd_dev dev;
+	int imp;
+	uint64_t cfg;	/* config region offset */
+};
+
+static int cfg_read(struct rig *r, unsigned int off, void *val, size_t len)
+{
+	return pread(r->dev.fd, val, len, r->cfg + off) == (ssize_t)len ? 0 : -EIO;
+}
+
+static int cfg_write(struct rig *r, unsigned int off, const void *val, size_t len)
+{
+	return pwrite(r->dev.fd, val, len, r->cfg + off) == (ssize_t)len ? 0 : -errno;
+}
+
+/* Offset of capability @id in config space, 0 if none. */
+static unsigned int find_cap(struct rig *r, uint8_t id)
+{
+	uint8_t pos = 0, hdr[2];
+	int n = 48;
+
+	if (cfg_read(r, 0x34, &pos, 1))
+		return 0;
+	while (pos && n--) {
+		if (cfg_read(r, pos, hdr, 2))
+			return 0;
+		if (hdr[0] == id)
+			return pos;
+		pos = hdr[1];
+	}
+	return 0;
+}
+
+static struct vdti_status status(struct rig *r)
+{
+	struct vdti_status st = {};
+
+	ioctl(r->imp, VDTI_STATUS, &st);
+	return st;
+}
+
+/* Open @bdf, export @region's first page, attach the importer and map it. */
+static int rig_setup(struct __test_metadata *_metadata, struct rig *r,
+		     const char *bdf, uint32_t region, uint32_t flags)
+{
+	struct vdti_attach a = { .flags = flags };
+	struct vfio_region_info ri;
+	int fd;
+
+	r->imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	if (r->imp < 0)
+		return -errno;
+	if (vd_open_group(&r->dev, bdf))
+		return -errno;
+	if (vd_region_info(&r->dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri))
+		return -EIO;
+	r->cfg = ri.offset;
+	if (vd_set_memory_enable(&r->dev, 1))
+		return -EIO;
+	fd = vd_export(r->dev.fd, region, O_CLOEXEC, 0, &page0, 1, 0);
+	if (fd < 0)
+		return -errno;
+	a.fd = fd;
+	if (ioctl(r->imp, VDTI_ATTACH, &a)) {
+		close(fd);
+		return -errno;
+	}
+	close(fd);
+	return ioctl(r->imp, VDTI_MAP) == 1 ? 0 : -errno;
+}
+
+static void rig_teardown(struct rig *r)
+{
+	if (r->imp >= 0)
+		close(r->imp);
+	vd_close(&r->dev);
+}
+
+/* The importer was told, lost its mapping, and cannot map now. */
+#define ASSERT_REVOKED(r, notifies) do {					\
+	struct vdti_status _st = status(r);					\
+										\
+	ASSERT_EQ(notifies, _st.move_notifies);					\
+	ASSERT_EQ(1, _st.invalidated);						\
+	ASSERT_EQ(0, _st.mapped);						\
+	ASSERT_EQ(-1, ioctl((r)->imp, VDTI_MAP));				\
+	ASSERT_EQ(ENODEV, errno);						\
+} while (0)
+
+/* Revoked and re-granted since the mapping was made: it maps again. */
+#define ASSERT_REGRANTED(r) do {						\
+	struct vdti_status _st = status(r);					\
+										\
+	ASSERT_EQ(2, _st.move_notifies) TH_LOG("revoke + re-grant");		\
+	ASSERT_EQ(1, _st.invalidated);						\
+	ASSERT_EQ(0, _st.mapped);						\
+	ASSERT_EQ(1, ioctl((r)->imp, VDTI_MAP)) TH_LOG("map after re-grant: %s", \
+						       strerror(errno));	\
+} while (0)
+
+FIXTURE(ivshmem) {
+	struct rig r;
+};
+
+FIXTURE_SETUP(ivshmem)
+{
+	char bdf[32];
+	int ret;
+
+	self->r.imp = -1;
+	if (access("/dev/vd_test_importer", F_OK))
+		SKIP(return, "vd_test_importer is not built for this kernel");
+	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
+	ret = rig_setup(_metadata, &self->r, bdf, VD_IVSHMEM_BAR, 0);
+	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(ivshmem)
+{
+	rig_teardown(&self->r);
+}
+
+TEST_F(ivshmem, vfio_device_reset)
+{
+	struct vfio_device_info info = { .argsz = sizeof(info) };
+
+	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_GET_INFO, &info));
+	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_RESET)
+		TH_LOG("ivshmem behind its root port should have a bus reset");
+	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_RESET))
+		TH_LOG("RESET: %s", strerror(errno));
+	ASSERT_REGRANTED(&self->r);
+}
+
+TEST_F(ivshmem, vfio_device_pci_hot_reset)
+{
+	struct vfio_pci_hot_reset_info *info;
+	struct vfio_pci_hot_reset *reset;
+	size_t sz = sizeof(*info) + 8 * sizeof(struct vfio_pci_dependent_device);
+
+	info = calloc(1, sz);
+	ASSERT_NE(NULL, info);
+	info->argsz = sz;
+	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, info))
+		TH_LOG("HOT_RESET_INFO: %s", strerror(errno));
+	ASSERT_EQ(1, info->count) TH_LOG("ivshmem should be alone on its bus");
+	reset = calloc(1, sizeof(*reset) + sizeof(int32_t));
+	ASSERT_NE(NULL, reset);
+	reset->argsz = sizeof(*reset) + sizeof(int32_t);
+	reset->count = 1;
+	reset->group_fds[0] = self->r.dev.group;
+	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_PCI_HOT_RESET, reset))
+		TH_LOG("HOT_RESET: %s", strerror(errno));
+	ASSERT_REGRANTED(&self->r);
+	free(reset);
+	free(info);
+}
+
+/* A reset nobody asked VFIO for: the PCI core's own, from sysfs. */
+TEST_F(ivshmem, sysfs_reset)
+{
+	char path[128];
+	int fd;
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", self->r.dev.bdf);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(1, write(fd, "1", 1)) TH_LOG("sysfs reset: %s", strerror(errno));
+	close(fd);
+	ASSERT_REGRANTED(&self->r);
+}
+
+TEST_F(ivshmem, memory_disable_then_enable)
+{
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 0));
+	ASSERT_REVOKED(&self->r, 1);
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
+	ASSERT_REGRANTED(&self->r);
+}
+
+/* A config write that leaves memory decode alone revokes nothing. */
+TEST_F(ivshmem, unrelated_config_write_keeps_the_mapping)
+{
+	uint8_t lat = 0x40;
+
+	ASSERT_EQ(0, cfg_write(&self->r, 0x0d, &lat, 1));	/* latency timer */
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
+	ASSERT_EQ(0, status(&self->r).move_notifies);
+	ASSERT_EQ(1, status(&self->r).mapped);
+}
+
+TEST_F(ivshmem, device_close)
+{
+	vd_close(&self->r.dev);
+	ASSERT_REVOKED(&self->r, 1);
+}
+
+struct unbinder {
+	const char *bdf;
+	int ret;
+	volatile int done;
+};
+
+static void *unbind_thread(void *arg)
+{
+	struct unbinder *u = arg;
+
+	u->ret = vd_unbind(u->bdf);
+	u->done = 1;
+	return NULL;
+}
+
+/* Unbind waits for the device fd; closing it revokes; the device goes. */
+TEST_F(ivshmem, driver_unbind)
+{
+	struct unbinder u = { .bdf = self->r.dev.bdf };
+	char bdf[32];
+	pthread_t t;
+	int i;
+
+	snprintf(bdf, sizeof(bdf), "%s", self->r.dev.bdf);
+	u.bdf = bdf;
+	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, &u));
+	usleep(300000);
+	ASSERT_EQ(0, u.done);
+	ASSERT_EQ(1, status(&self->r).mapped);
+	vd_close(&self->r.dev);
+	for (i = 0; i < 2000 && !u.done; i++)
+		usleep(10000);
+	ASSERT_EQ(1, u.done);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, u.ret);
+	ASSERT_REVOKED(&self->r, 1);
+	ASSERT_EQ(0, vd_bind(bdf, vd_expected_driver()));
+}
+
+FIXTURE(virtio) {
+	struct rig r;
+};
+
+FIXTURE_SETUP(virtio)
+{
+	const char *bdf = getenv("VD_PM_BDF");
+	int ret;
+
+	self->r.imp = -1;
+	if (access("/dev/vd_test_importer", F_OK))
+		SKIP(return, "vd_test_importer is not built for this kernel");
+	ASSERT_NE(NULL, bdf) TH_LOG("the rig binds virtio-rng and sets VD_PM_BDF");
+	ret = rig_setup(_metadata, &self->r, bdf, VIRTIO_MODERN_BAR, 0);
+	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+}
+
+FIXTURE_TEARDOWN(virtio)
+{
+	rig_teardown(&self->r);
+}
+
+static int set_power_state(struct rig *r, unsigned int pm, uint16_t state)
+{
+	uint16_t ctrl;
+
+	if (cfg_read(r, pm + PCI_PM_CTRL, &ctrl, 2))
+		return -EIO;
+	ctrl = (ctrl & ~3) | state;
+	return cfg_write(r, pm + PCI_PM_CTRL, &ctrl, 2);
+}
+
+TEST_F(virtio, d3hot_then_d0)
+{
+	unsigned int pm = find_cap(&self->r, PCI_CAP_ID_PM);
+
+	ASSERT_NE(0, pm) TH_LOG("virtio-rng behind a root port has PCI PM");
+	ASSERT_EQ(0, set_power_state(&self->r, pm, 3));
+	ASSERT_REVOKED(&self->r, 1);
+	ASSERT_EQ(0, set_power_state(&self->r, pm, 0));
+	ASSERT_REGRANTED(&self->r);
+}
+
+TEST_F(virtio, flr_through_config_space)
+{
+	unsigned int exp = find_cap(&self->r, PCI_CAP_ID_EXP);
+	uint16_t devctl;
+
+	ASSERT_NE(0, exp);
+	ASSERT_EQ(0, cfg_read(&self->r, exp + PCI_EXP_DEVCTL, &devctl, 2));
+	devctl |= PCI_EXP_DEVCTL_BCR_FLR;
+	ASSERT_EQ(0, cfg_write(&self->r, exp + PCI_EXP_DEVCTL, &devctl, 2));
+	ASSERT_REGRANTED(&self->r);
+}
+
+static int low_power(struct rig *r, uint32_t feature)
+{
+	return vd_feature(r->dev.fd, VFIO_DEVICE_FEATURE_SET | feature, NULL, 0);
+}
+
+TEST_F(virtio, low_power_entry_then_exit)
+{
+	ASSERT_EQ(0, low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY))
+		TH_LOG("LOW_POWER_ENTRY: %s", strerror(errno));
+	ASSERT_REVOKED(&self->r, 1);
+	ASSERT_EQ(0, low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT))
+		TH_LOG("LOW_POWER_EXIT: %s", strerror(errno));
+	ASSERT_REGRANTED(&self->r);
+}
+
+TEST_HARNESS_MAIN
