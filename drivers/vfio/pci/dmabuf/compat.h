@@ -36,6 +36,13 @@ static inline struct file *vdb_get_file_active(struct file **f)
 #endif
 }
 
+/* Tell every importer its mappings are gone (resv held). */
+#ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
+#define vdb_dma_buf_invalidate(dmabuf)	dma_buf_invalidate_mappings(dmabuf)
+#else
+#define vdb_dma_buf_invalidate(dmabuf)	dma_buf_move_notify(dmabuf)
+#endif
+
 #ifdef VD_HAVE_VFIO_IOMMUFD_OPS
 #define VDB_IOMMUFD_OPS						\
 	.bind_iommufd	= vfio_iommufd_physical_bind,		\

@@ -287,7 +287,7 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = revoke;
 	/* On re-grant too: an importer that failed with -ENODEV may retry. */
-	dma_buf_move_notify(dmabuf);
+	vdb_dma_buf_invalidate(dmabuf);
 	dma_resv_unlock(dmabuf->resv);
 	if (!revoke)
 		return;
@@ -297,8 +297,8 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 	while (!wait_event_timeout(priv->unmap_wq,
 				   !atomic_read(&priv->nr_mapped), VDB_WAIT_WARN))
 		pci_warn(vdb->core.pdev,
-			 "revoke of dma-buf %lu waits for its importers to unmap %d mapping(s)\n",
-			 file_inode(dmabuf->file)->i_ino,
+			 "revoke of dma-buf %llu waits for its importers to unmap %d mapping(s)\n",
+			 (unsigned long long)file_inode(dmabuf->file)->i_ino,
 			 atomic_read(&priv->nr_mapped));
 }
 
