@@ -7,9 +7,10 @@
  * reservation lock, and on move_notify drops its mapping at once (or, with
  * VDTI_LAZY, only when told to, so tests can see revoke wait for it).
  *
- * Its DMA device is a platform device with a 64-bit mask and no IOMMU, so
- * dma_map_resource() hands back bus addresses: enough to count segments and
- * follow revokes, no DMA is ever issued.
+ * Its DMA device is a PCI device it is bound to through driver_override
+ * (the rig gives it QEMU's edu device), so mappings go through the IOMMU as
+ * a NIC's would and mainline's peer-to-peer checks accept it. It never
+ * starts a DMA: it counts segments and follows revokes.
  */
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
@@ -17,7 +18,7 @@
 #include <linux/fs.h>
 #include <linux/miscdevice.h>
 #include <linux/module.h>
-#include <linux/platform_device.h>
+#include <linux/pci.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -31,7 +32,8 @@ MODULE_IMPORT_NS(DMA_BUF);
 MODULE_IMPORT_NS("DMA_BUF");
 #endif
 
-static struct platform_device *vdti_pdev;
+/* The bound PCI device; one at a time. Set while the misc device exists. */
+static struct pci_dev *vdti_pdev;
 
 struct vdti_ctx {
 	struct mutex lock;		/* serialises the ioctls */
@@ -66,13 +68,20 @@ static void vdti_move_notify(struct dma_buf_attachment *attach)
 		vdti_unmap_locked(ctx);
 }
 
+/* 7.x calls move_notify invalidate_mappings; same contract. */
+#ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
+#define VDTI_NOTIFY	.invalidate_mappings = vdti_move_notify
+#else
+#define VDTI_NOTIFY	.move_notify = vdti_move_notify
+#endif
+
 static const struct dma_buf_attach_ops vdti_p2p_ops = {
 	.allow_peer2peer = true,
-	.move_notify = vdti_move_notify,
+	VDTI_NOTIFY,
 };
 
 static const struct dma_buf_attach_ops vdti_no_p2p_ops = {
-	.move_notify = vdti_move_notify,
+	VDTI_NOTIFY,
 };
 
 static int vdti_attach(struct vdti_ctx *ctx, struct vdti_attach __user *uarg)
@@ -232,33 +241,44 @@ static struct miscdevice vdti_misc = {
 	.fops	= &vdti_fops,
 };
 
-static int __init vdti_init(void)
+static int vdti_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	int ret;
 
-	vdti_pdev = platform_device_register_simple("vd_test_importer", -1, NULL, 0);
-	if (IS_ERR(vdti_pdev))
-		return PTR_ERR(vdti_pdev);
-	ret = dma_coerce_mask_and_coherent(&vdti_pdev->dev, DMA_BIT_MASK(64));
+	if (vdti_pdev)
+		return -EBUSY;
+	/* edu's DMA engine reaches 28 bits: map as the device could use it */
+	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(28));
 	if (ret)
-		goto err_pdev;
+		return ret;
+	vdti_pdev = pdev;
 	ret = misc_register(&vdti_misc);
 	if (ret)
-		goto err_pdev;
-	return 0;
-
-err_pdev:
-	platform_device_unregister(vdti_pdev);
+		vdti_pdev = NULL;
 	return ret;
 }
 
-static void __exit vdti_exit(void)
+static void vdti_remove(struct pci_dev *pdev)
 {
+	/* Open importers hold this module, so none is left here. */
 	misc_deregister(&vdti_misc);
-	platform_device_unregister(vdti_pdev);
+	vdti_pdev = NULL;
 }
 
-module_init(vdti_init);
-module_exit(vdti_exit);
+static const struct pci_device_id vdti_ids[] = {
+	/* any device, only through driver_override */
+	{ PCI_DEVICE(PCI_ANY_ID, PCI_ANY_ID),
+	  .override_only = PCI_ID_F_VFIO_DRIVER_OVERRIDE },
+	{}
+};
+MODULE_DEVICE_TABLE(pci, vdti_ids);
+
+static struct pci_driver vdti_driver = {
+	.name		= "vd_test_importer",
+	.id_table	= vdti_ids,
+	.probe		= vdti_probe,
+	.remove		= vdti_remove,
+};
+module_pci_driver(vdti_driver);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("vfio-dmabuf selftests: a dynamic dma-buf importer");

@@ -14,41 +14,33 @@ import time
 import rig
 
 
-def check_errno_table(tap, shares, update):
-    """The table in docs/errno-table.md is what the kernels answered."""
+def check_doc_tables(tap, shares, update):
+    """The generated tables in docs/ are what the kernels answered."""
     ours = [t for t in shares if rig.ours(t)]
     main = [t for t in shares if not rig.ours(t)]
     if not ours or not main:
         return
-    rows = {t: rig.errno_rows(shares[t]) for t in shares}
-    for t in ours[1:]:
-        tap.result(rows[t] == rows[ours[0]], "%s and %s answer every bad input alike" % (
-            rig.label(ours[0]), rig.label(t)), "%s\n%s" % (rows[ours[0]], rows[t]))
-    table = rig.errno_table(rows[ours[0]], ", ".join(rig.label(t) for t in ours),
-                            rows[main[0]], rig.label(main[0]))
-    doc = os.path.join(rig.TOP, "docs", "errno-table.md")
-    text = open(doc).read()
-    head, sep, rest = text.partition(rig.ERRNO_BEGIN)
-    _, sep2, tail = rest.partition(rig.ERRNO_END)
-    current = sep + rest[:len(rest) - len(tail) - len(sep2)] + sep2 + "\n"
-    if update and current != table:
-        open(doc, "w").write(head + table + tail.lstrip("\n"))
-        rig.log("rewrote the table in %s" % doc)
-        current = table
-    tap.result(current == table, "docs/errno-table.md matches what the kernels answered",
-               "run tools/testing/vm/check.py --update-docs; measured:\n" + table)
+    for dt in rig.DOC_TABLES:
+        rows = {t: dt.rows(shares[t]) for t in shares}
+        for t in ours[1:]:
+            tap.result(rows[t] == rows[ours[0]], "%s and %s alike in docs/%s" % (
+                rig.label(ours[0]), rig.label(t), dt.doc), "%s\n%s" % (rows[ours[0]], rows[t]))
+        table = dt.render(rows[ours[0]], ", ".join(rig.label(t) for t in ours),
+                          rows[main[0]], rig.label(main[0]))
+        ok, msg = dt.check(table, update)
+        tap.result(ok, "docs/%s matches what the kernels answered" % dt.doc, msg)
 
 
 def run_kernel(tap, tag, bins, verbose):
     name = rig.label(tag)
-    ko = importer = None
+    ko = None
     if rig.ours(tag):
         ok, msg, ko = rig.build_module(tag)
         if not tap.result(ok, "%s: build vfio-pci-dmabuf.ko against %s" % (name, rig.krel(tag)), msg):
             return None
-        ok, msg, importer = rig.build_importer(tag)
-        if not tap.result(ok, "%s: build vd_test_importer.ko" % name, msg):
-            return None
+    ok, msg, importer = rig.build_importer(tag)
+    if not tap.result(ok, "%s: build vd_test_importer.ko" % name, msg):
+        return None
     run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko,
                                         importer=importer)
     status, err, secs = rig.boot(tag, run, share, shm, verbose=verbose)
@@ -85,7 +77,7 @@ def main():
             share = run_kernel(tap, tag, bins, a.verbose)
             if share:
                 shares[tag] = share
-        check_errno_table(tap, shares, a.update_docs)
+        check_doc_tables(tap, shares, a.update_docs)
     rig.log("wall time %.0fs" % (time.time() - t0))
     return tap.finish()
 

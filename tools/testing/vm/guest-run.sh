@@ -59,7 +59,9 @@ step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1
 if [ -n "$VD_IMPORTER_KO" ]; then
+	EDU_BDF=$(find_dev 0x1234:0x11e8) || { tap $S not-ok "find the edu device"; exit 1; }
 	step $S "load vd_test_importer" insmod "$H/$VD_IMPORTER_KO" || exit 1
+	step $S "bind edu $EDU_BDF to vd_test_importer" bind "$EDU_BDF" vd_test_importer || exit 1
 fi
 echo "1..$n" >>$S
 
@@ -72,7 +74,10 @@ done
 T=$OUT/99-teardown.tap
 n=0
 echo "TAP version 13" >$T
-if [ -n "$VD_IMPORTER_KO" ]; then step $T "unload vd_test_importer" rmmod vd_test_importer; fi
+if [ -n "$VD_IMPORTER_KO" ]; then
+	step $T "unbind $EDU_BDF from vd_test_importer" unbind "$EDU_BDF"
+	step $T "unload vd_test_importer" rmmod vd_test_importer
+fi
 step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
