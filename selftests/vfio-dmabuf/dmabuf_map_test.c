@@ -102,19 +102,35 @@ TEST_F(map, whole_bar_maps_to_one_segment)
 	ASSERT_EQ(SZ_16M, status(self->imp).max_seg);
 }
 
+/*
+ * Ours maps each range on its own: one segment per range. Mainline 7.2.13
+ * links every range at IOVA offset 0 in dma_buf_phys_vec_to_sgt() (its
+ * dma_iova_link() call passes 0, not the length mapped so far), so any
+ * dma-buf of two or more ranges fails to map through an IOMMU with
+ * EADDRINUSE. Recorded here so that a fixed mainline makes this test fail
+ * and the expectation gets updated.
+ */
 TEST_F(map, each_range_is_a_segment)
 {
 	const uint32_t nr = 256;
 	struct vfio_region_dma_range r[256];
 	struct vdti_status st;
 	uint32_t i;
+	int ret;
 
 	for (i = 0; i < nr; i++) {
 		r[i].offset = (uint64_t)(nr - 1 - i) * 2 * SZ_4K;
 		r[i].length = SZ_4K;
 	}
 	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, r, nr, 0));
-	ASSERT_EQ(nr, ioctl(self->imp, VDTI_MAP));
+	ret = ioctl(self->imp, VDTI_MAP);
+	if (vd_is_mainline()) {
+		ASSERT_EQ(-1, ret) TH_LOG("mainline maps several ranges now: update this test");
+		ASSERT_EQ(EADDRINUSE, errno);
+		ksft_print_msg("known mainline bug: several ranges through an IOMMU fail with EADDRINUSE\n");
+		return;
+	}
+	ASSERT_EQ(nr, ret) TH_LOG("map: %s", strerror(errno));
 	st = status(self->imp);
 	ASSERT_EQ(nr * SZ_4K, st.dma_len);
 	ASSERT_EQ(SZ_4K, st.max_seg);

@@ -352,21 +352,30 @@ int vd_set_memory_enable(struct vd_dev *d, int on)
 	return 0;
 }
 
-void vd_errno_row(const char *input, int ret)
+static void append_row(const char *file, const char *key, const char *val)
 {
 	const char *out = getenv("VD_OUT");
 	char path[PATH_MAX];
 	int err = errno;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/errno-table.txt", out && *out ? out : ".");
+	snprintf(path, sizeof(path), "%s/%s", out && *out ? out : ".", file);
 	f = fopen(path, "a");
-	if (!f)
-		return;
-	if (ret >= 0)
-		fprintf(f, "%s\tfd\n", input);
-	else
-		fprintf(f, "%s\t%s\n", input, strerrorname_np(err) ?: "?");
-	fclose(f);
+	if (f) {
+		fprintf(f, "%s\t%s\n", key, val);
+		fclose(f);
+	}
 	errno = err;
+}
+
+void vd_errno_row(const char *input, int ret)
+{
+	const char *name = ret >= 0 ? "fd" : strerrorname_np(errno);
+
+	append_row("errno-table.txt", input, name ?: "?");
+}
+
+void vd_trigger_row(const char *trigger, const char *outcome)
+{
+	append_row("trigger-table.txt", trigger, outcome);
 }

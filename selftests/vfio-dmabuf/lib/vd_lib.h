@@ -80,6 +80,9 @@ int vd_set_memory_enable(struct vd_dev *d, int on);
  */
 void vd_errno_row(const char *input, int ret);
 
+/* Record what a revoke trigger did, for the trigger table in docs/. */
+void vd_trigger_row(const char *trigger, const char *outcome);
+
 /* Deterministic byte pattern; the host regenerates it from the seed. */
 void vd_pattern(void *buf, size_t len, uint32_t seed);
 /*

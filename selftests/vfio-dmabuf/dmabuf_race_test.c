@@ -1,0 +1,230 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Races between the paths that create, use and drop dma-bufs and the paths
+ * that revoke them. Each test runs a loop of at least VD_RACE_LOOPS
+ * iterations on one thread while another thread keeps revoking, then checks
+ * that the exporter's module count is back to its baseline. A kernel splat
+ * or a hang fails the run on its own (the host watches the console).
+ */
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vd_lib.h"
+#include "vd_test_importer.h"
+
+#define SZ_4K		0x1000ULL
+#define VD_RACE_LOOPS	1000
+
+static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
+
+struct race {
+	struct vd_dev dev;
+	atomic_int stop;
+	atomic_long revokes;
+	int (*revoke)(struct race *r);
+};
+
+static int revoke_by_memory_disable(struct race *r)
+{
+	if (vd_set_memory_enable(&r->dev, 0))
+		return -1;
+	return vd_set_memory_enable(&r->dev, 1);
+}
+
+static int revoke_by_reset(struct race *r)
+{
+	return ioctl(r->dev.fd, VFIO_DEVICE_RESET);
+}
+
+static void *revoker(void *arg)
+{
+	struct race *r = arg;
+
+	while (!atomic_load(&r->stop)) {
+		if (r->revoke(r))
+			break;
+		atomic_fetch_add(&r->revokes, 1);
+	}
+	return NULL;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* Export, attach, map and drop it all; errors from a revoke in between are fine. */
+static int export_attach_map_drop(struct race *r, int imp_dev)
+{
+	struct vdti_attach a = { 0 };
+	int fd, imp, ret;
+
+	fd = vd_export(r->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+	if (fd < 0)
+		return -errno;
+	if (!imp_dev) {
+		close(fd);
+		return 0;
+	}
+	imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	if (imp < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	a.fd = fd;
+	/* attach or map may meet a revoke: ENODEV is the expected answer */
+	ret = ioctl(imp, VDTI_ATTACH, &a) ? -errno : 0;
+	if (!ret && ioctl(imp, VDTI_MAP) < 0 && errno != ENODEV)
+		ret = -errno;
+	if (ret == -ENODEV)
+		ret = 0;
+	/* alternate which goes first: the importer's release or the dma-buf fd */
+	if (rand() & 1) {
+		close(imp);
+		close(fd);
+	} else {
+		close(fd);
+		close(imp);
+	}
+	return ret;
+}
+
+FIXTURE(race) {
+	struct race r;
+	int base;
+	int importer;
+};
+
+FIXTURE_SETUP(race)
+{
+	char bdf[32];
+
+	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
+	ASSERT_EQ(0, vd_open_group(&self->r.dev, bdf));
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
+	self->base = vd_module_refcnt(vd_exporter_module());
+	self->importer = !access("/dev/vd_test_importer", F_OK);
+	srand(1);
+}
+
+FIXTURE_TEARDOWN(race)
+{
+	vd_close(&self->r.dev);
+}
+
+static void run_race(struct __test_metadata *_metadata, struct race *r,
+		     int importer, int loops)
+{
+	double t0 = now();
+	pthread_t t;
+	int i, ret;
+
+	atomic_store(&r->stop, 0);
+	ASSERT_EQ(0, pthread_create(&t, NULL, revoker, r));
+	for (i = 0; i < loops; i++) {
+		ret = export_attach_map_drop(r, importer);
+		if (ret)
+			break;
+	}
+	atomic_store(&r->stop, 1);
+	pthread_join(t, NULL);
+	ASSERT_EQ(0, ret) TH_LOG("iteration %d: %s", i, strerror(-ret));
+	ASSERT_LT(0, atomic_load(&r->revokes)) TH_LOG("the revoker never ran");
+	ksft_print_msg("%d export/attach/map/drop loops against %ld revokes in %.1f s\n",
+		       loops, atomic_load(&r->revokes), now() - t0);
+}
+
+/* dma-buf release and importer release against revoke by memory disable */
+TEST_F_TIMEOUT(race, release_vs_memory_disable_revoke, 900)
+{
+	self->r.revoke = revoke_by_memory_disable;
+	run_race(_metadata, &self->r, self->importer, VD_RACE_LOOPS);
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+}
+
+/* export (and release) against device resets */
+TEST_F_TIMEOUT(race, export_vs_reset, 900)
+{
+	self->r.revoke = revoke_by_reset;
+	run_race(_metadata, &self->r, self->importer, VD_RACE_LOOPS);
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+}
+
+/* device close (which revokes and detaches) against live importers */
+TEST_F_TIMEOUT(race, device_close_vs_importer, 900)
+{
+	char bdf[32];
+	int i, imp, fd;
+	struct vdti_attach a = { 0 };
+
+	snprintf(bdf, sizeof(bdf), "%s", self->r.dev.bdf);
+	for (i = 0; i < VD_RACE_LOOPS; i++) {
+		fd = vd_export(self->r.dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+		ASSERT_LE(0, fd);
+		imp = -1;
+		if (self->importer) {
+			imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+			ASSERT_LE(0, imp);
+			a.fd = fd;
+			ASSERT_EQ(0, ioctl(imp, VDTI_ATTACH, &a));
+			ASSERT_EQ(1, ioctl(imp, VDTI_MAP));
+		}
+		if (i & 1)
+			close(fd);
+		vd_close(&self->r.dev);
+		if (imp >= 0) {
+			ASSERT_EQ(-1, ioctl(imp, VDTI_MAP));
+			ASSERT_EQ(ENODEV, errno);
+			close(imp);
+		}
+		if (!(i & 1))
+			close(fd);
+		ASSERT_EQ(0, vd_open_group(&self->r.dev, bdf));
+	}
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+}
+
+/* unbind and rebind the driver while dma-bufs of the old binding are open */
+TEST_F_TIMEOUT(race, unbind_vs_open_dmabuf, 900)
+{
+	char bdf[32];
+	int i, fd, imp;
+	struct vdti_attach a = { 0 };
+
+	snprintf(bdf, sizeof(bdf), "%s", self->r.dev.bdf);
+	for (i = 0; i < VD_RACE_LOOPS; i++) {
+		fd = vd_export(self->r.dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+		ASSERT_LE(0, fd);
+		imp = -1;
+		if (self->importer) {
+			imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+			ASSERT_LE(0, imp);
+			a.fd = fd;
+			ASSERT_EQ(0, ioctl(imp, VDTI_ATTACH, &a));
+			ASSERT_EQ(1, ioctl(imp, VDTI_MAP));
+		}
+		vd_close(&self->r.dev);
+		ASSERT_EQ(0, vd_unbind(bdf));
+		ASSERT_EQ(0, vd_bind(bdf, vd_expected_driver()));
+		if (imp >= 0) {
+			ASSERT_EQ(-1, ioctl(imp, VDTI_MAP));
+			ASSERT_EQ(ENODEV, errno);
+			close(imp);
+		}
+		close(fd);
+		ASSERT_EQ(0, vd_open_group(&self->r.dev, bdf));
+	}
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+}
+
+TEST_HARNESS_MAIN
