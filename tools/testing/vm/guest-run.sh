@@ -55,6 +55,7 @@ IO_BDF=$(find_dev 0x1b36:0x0005) || { tap $S not-ok "find the pci-testdev device
 PM_BDF=$(find_dev 0x1af4:0x1044) || { tap $S not-ok "find the virtio-rng device"; exit 1; }
 export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF
 step $S "load $VD_DRIVER" load || exit 1
+step $S "load aer_inject" modprobe aer_inject || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1

@@ -15,7 +15,7 @@ krel=$(vd_krel "$tag")
 base=$kd/root
 md=$base/lib/modules/$krel
 want="vfio vfio_iommu_type1 vfio-pci vfio-pci-core iommufd virtio_pci virtio_net
- 9p 9pnet_virtio rdma_rxe ib_uverbs ib_core crc32_generic crc32c_generic
+ 9p 9pnet_virtio rdma_rxe ib_uverbs ib_core aer_inject crc32_generic crc32c_generic
  crc32-pclmul crc32c-intel"
 key=$(cat "$0" "$VD_RIG/guest-init" /bin/busybox /usr/bin/rdma | sha256sum | cut -c1-16)
 out=$VD_CACHE/initramfs/$tag-$krel-$key.cpio.gz

@@ -53,9 +53,9 @@ def qemu_cmd(a):
         # Each behind its own root port, so a bus reset resets it alone.
         "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
         "-device", "ivshmem-plain,memdev=ivshm,bus=rp0",
-        # FLR and PCI PM (D3hot), for the revoke triggers ivshmem lacks.
+        # FLR, PCI PM (D3hot) and AER, for the revoke triggers ivshmem lacks.
         "-device", "pcie-root-port,id=rp1,chassis=2,slot=2",
-        "-device", "virtio-rng-pci,bus=rp1",
+        "-device", "virtio-rng-pci,bus=rp1,aer=on",
         "-device", "edu",
         "-device", "pci-testdev",
         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
