@@ -352,8 +352,10 @@ void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why)
 void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	if (!WARN_ON(!vdb->holds[why]))
+	if (vdb->holds[why])
 		vdb->holds[why]--;
+	else	/* only close may have ended an AER hold already */
+		WARN_ON(why != VDB_HOLD_AER);
 	vdb_dmabuf_update(vdb);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
@@ -387,6 +389,12 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 		fput(priv->dmabuf->file);
 	}
 	vdb->holds[VDB_HOLD_CLOSE]--;
+	/*
+	 * A fatal AER error, or a recovery that failed, never calls resume.
+	 * The next user opens a freshly enabled device: don't let that hold
+	 * outlive this one.
+	 */
+	vdb->holds[VDB_HOLD_AER] = 0;
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
