@@ -10,7 +10,6 @@
  *  - A dma-buf holds the exporter's module: it cannot be unloaded meanwhile.
  */
 #include <fcntl.h>
-#include <pthread.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -20,28 +19,6 @@
 #include "vd_lib.h"
 
 static const struct vfio_region_dma_range page0 = { .offset = 0, .length = 0x1000 };
-
-struct unbinder {
-	const char *bdf;
-	int ret;
-	volatile int done;
-};
-
-static void *unbind_thread(void *arg)
-{
-	struct unbinder *u = arg;
-
-	u->ret = vd_unbind(u->bdf);
-	u->done = 1;
-	return NULL;
-}
-
-static int wait_done(volatile int *done, int ms)
-{
-	while (!*done && ms-- > 0)
-		usleep(1000);
-	return *done;
-}
 
 FIXTURE(lifetime) {
 	char bdf[32];
@@ -68,23 +45,20 @@ FIXTURE_TEARDOWN(lifetime)
 
 TEST_F(lifetime, unbind_waits_for_the_device_fd)
 {
-	struct unbinder u = { .bdf = self->bdf };
-	pthread_t t;
+	struct vd_unbinder u;
 
-	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, &u));
-	ASSERT_EQ(0, wait_done(&u.done, 1500)) TH_LOG("unbind did not wait for the open device");
+	ASSERT_EQ(0, vd_unbind_start(&u, self->bdf));
+	ASSERT_EQ(0, vd_unbind_wait(&u, 1500)) TH_LOG("unbind did not wait for the open device");
 	vd_close(&self->dev);
-	ASSERT_EQ(1, wait_done(&u.done, 20000)) TH_LOG("unbind still blocked after close");
-	pthread_join(t, NULL);
+	ASSERT_EQ(1, vd_unbind_wait(&u, 20000)) TH_LOG("unbind still blocked after close");
 	ASSERT_EQ(0, u.ret);
 	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
 }
 
 TEST_F(lifetime, device_unbinds_while_a_dmabuf_is_open)
 {
-	struct unbinder u = { .bdf = self->bdf };
+	struct vd_unbinder u;
 	char name[64];
-	pthread_t t;
 	int fd, base;
 
 	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
@@ -92,9 +66,8 @@ TEST_F(lifetime, device_unbinds_while_a_dmabuf_is_open)
 	vd_close(&self->dev);
 	base = vd_module_refcnt(vd_exporter_module());
 
-	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, &u));
-	ASSERT_EQ(1, wait_done(&u.done, 20000)) TH_LOG("unbind blocked by an open dma-buf");
-	pthread_join(t, NULL);
+	ASSERT_EQ(0, vd_unbind_start(&u, self->bdf));
+	ASSERT_EQ(1, vd_unbind_wait(&u, 20000)) TH_LOG("unbind blocked by an open dma-buf");
 	ASSERT_EQ(0, u.ret);
 
 	/* the dma-buf is still a dma-buf, and still holds the module */

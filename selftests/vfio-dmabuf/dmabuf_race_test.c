@@ -99,6 +99,27 @@ static int export_attach_map_drop(struct race *r, int imp_dev)
 	return ret;
 }
 
+/*
+ * Export a page and, when the importer is there, attach and map it: *fd is
+ * the dma-buf, *imp the importer (-1 without one). 0 or -errno.
+ */
+static int export_mapped(struct race *r, int importer, int *fd, int *imp)
+{
+	struct vdti_attach a = { 0 };
+
+	*imp = -1;
+	*fd = vd_export(r->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+	if (*fd < 0)
+		return -errno;
+	if (!importer)
+		return 0;
+	*imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	a.fd = *fd;
+	if (*imp < 0 || ioctl(*imp, VDTI_ATTACH, &a) || ioctl(*imp, VDTI_MAP) != 1)
+		return -errno;
+	return 0;
+}
+
 FIXTURE(race) {
 	struct race r;
 	int base;
@@ -165,20 +186,10 @@ TEST_F_TIMEOUT(race, device_close_vs_importer, 900)
 {
 	char bdf[32];
 	int i, imp, fd;
-	struct vdti_attach a = { 0 };
 
 	snprintf(bdf, sizeof(bdf), "%s", self->r.dev.bdf);
 	for (i = 0; i < VD_RACE_LOOPS; i++) {
-		fd = vd_export(self->r.dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-		ASSERT_LE(0, fd);
-		imp = -1;
-		if (self->importer) {
-			imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-			ASSERT_LE(0, imp);
-			a.fd = fd;
-			ASSERT_EQ(0, ioctl(imp, VDTI_ATTACH, &a));
-			ASSERT_EQ(1, ioctl(imp, VDTI_MAP));
-		}
+		ASSERT_EQ(0, export_mapped(&self->r, self->importer, &fd, &imp));
 		if (i & 1)
 			close(fd);
 		vd_close(&self->r.dev);
@@ -199,20 +210,10 @@ TEST_F_TIMEOUT(race, unbind_vs_open_dmabuf, 900)
 {
 	char bdf[32];
 	int i, fd, imp;
-	struct vdti_attach a = { 0 };
 
 	snprintf(bdf, sizeof(bdf), "%s", self->r.dev.bdf);
 	for (i = 0; i < VD_RACE_LOOPS; i++) {
-		fd = vd_export(self->r.dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-		ASSERT_LE(0, fd);
-		imp = -1;
-		if (self->importer) {
-			imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-			ASSERT_LE(0, imp);
-			a.fd = fd;
-			ASSERT_EQ(0, ioctl(imp, VDTI_ATTACH, &a));
-			ASSERT_EQ(1, ioctl(imp, VDTI_MAP));
-		}
+		ASSERT_EQ(0, export_mapped(&self->r, self->importer, &fd, &imp));
 		vd_close(&self->r.dev);
 		ASSERT_EQ(0, vd_unbind(bdf));
 		ASSERT_EQ(0, vd_bind(bdf, vd_expected_driver()));

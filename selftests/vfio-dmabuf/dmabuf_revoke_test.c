@@ -10,7 +10,6 @@
  */
 #include <fcntl.h>
 #include <poll.h>
-#include <pthread.h>
 #include <sys/eventfd.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -252,44 +251,20 @@ TEST_F(ivshmem, device_close)
 		       outcome(&self->r, 0));
 }
 
-struct unbinder {
-	const char *bdf;
-	int ret;
-	volatile int done;
-};
-
-static void *unbind_thread(void *arg)
-{
-	struct unbinder *u = arg;
-
-	u->ret = vd_unbind(u->bdf);
-	u->done = 1;
-	return NULL;
-}
-
 /* Unbind waits for the device fd; closing it revokes; the device goes. */
 TEST_F(ivshmem, driver_unbind)
 {
-	struct unbinder u = { .bdf = self->r.dev.bdf };
-	char bdf[32];
-	pthread_t t;
-	int i;
+	struct vd_unbinder u;
 
-	snprintf(bdf, sizeof(bdf), "%s", self->r.dev.bdf);
-	u.bdf = bdf;
-	ASSERT_EQ(0, pthread_create(&t, NULL, unbind_thread, &u));
-	usleep(300000);
-	ASSERT_EQ(0, u.done);
+	ASSERT_EQ(0, vd_unbind_start(&u, self->r.dev.bdf));
+	ASSERT_EQ(0, vd_unbind_wait(&u, 300)) TH_LOG("unbind did not wait for the device fd");
 	ASSERT_EQ(1, status(&self->r).mapped);
 	vd_close(&self->r.dev);
-	for (i = 0; i < 2000 && !u.done; i++)
-		usleep(10000);
-	ASSERT_EQ(1, u.done);
-	pthread_join(t, NULL);
+	ASSERT_EQ(1, vd_unbind_wait(&u, 20000)) TH_LOG("unbind still blocked after close");
 	ASSERT_EQ(0, u.ret);
 	EXPECT_TRIGGER("driver unbind (waits for the device fd)", "revoked",
 		       "revoked", outcome(&self->r, 0));
-	ASSERT_EQ(0, vd_bind(bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_bind(u.bdf, vd_expected_driver()));
 }
 
 FIXTURE(virtio) {

@@ -132,6 +132,32 @@ int vd_unbind(const char *bdf)
 	return write_sysfs(path, bdf);
 }
 
+static void *unbind_thread(void *arg)
+{
+	struct vd_unbinder *u = arg;
+
+	u->ret = vd_unbind(u->bdf);
+	atomic_store(&u->done, 1);
+	return NULL;
+}
+
+int vd_unbind_start(struct vd_unbinder *u, const char *bdf)
+{
+	memset(u, 0, sizeof(*u));
+	snprintf(u->bdf, sizeof(u->bdf), "%s", bdf);
+	return -pthread_create(&u->thread, NULL, unbind_thread, u);
+}
+
+int vd_unbind_wait(struct vd_unbinder *u, int ms)
+{
+	while (!atomic_load(&u->done) && ms-- > 0)
+		usleep(1000);
+	if (!atomic_load(&u->done))
+		return 0;
+	pthread_join(u->thread, NULL);
+	return 1;
+}
+
 int vd_open_group(struct vd_dev *d, const char *bdf)
 {
 	struct vfio_group_status st = { .argsz = sizeof(st) };

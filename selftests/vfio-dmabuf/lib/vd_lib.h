@@ -13,6 +13,8 @@
 #define VD_LIB_H
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -39,6 +41,18 @@ int vd_bound_driver(const char *bdf, char *name, size_t len);
 int vd_bind(const char *bdf, const char *driver);
 /* Unbind @bdf from its driver (blocks while the driver holds on). */
 int vd_unbind(const char *bdf);
+
+/* An unbind running on a thread of its own, for tests of what it waits for. */
+struct vd_unbinder {
+	char bdf[32];
+	pthread_t thread;
+	int ret;		/* vd_unbind()'s result, once done */
+	atomic_int done;
+};
+
+int vd_unbind_start(struct vd_unbinder *u, const char *bdf);
+/* Wait up to @ms for it: 1 when it finished (and is joined), else 0. */
+int vd_unbind_wait(struct vd_unbinder *u, int ms);
 
 /* Open @bdf through /dev/vfio/vfio + its group, type1 IOMMU. 0 or -errno. */
 int vd_open_group(struct vd_dev *d, const char *bdf);
