@@ -281,9 +281,14 @@ int vd_export(int fd, uint32_t region, uint32_t open_flags, uint32_t flags,
 
 void vd_pattern(void *buf, size_t len, uint32_t seed)
 {
-	uint32_t x = seed ? seed : 0x9e3779b9;
 	unsigned char *p = buf;
+	uint32_t x = seed;
 	size_t i;
+
+	if (!seed) {	/* VD_ZEROES */
+		memset(buf, 0, len);
+		return;
+	}
 
 	/* xorshift32, one byte per step; mirrored by the host's checker */
 	for (i = 0; i < len; i++) {

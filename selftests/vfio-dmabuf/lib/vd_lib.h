@@ -97,6 +97,8 @@ void vd_errno_row(const char *input, int ret);
 /* Record what a revoke trigger did, for the trigger table in docs/. */
 void vd_trigger_row(const char *trigger, const char *outcome);
 
+/* Seed 0: bytes never written, zeroes in a fresh ivshmem backing file. */
+#define VD_ZEROES	0
 /* Deterministic byte pattern; the host regenerates it from the seed. */
 void vd_pattern(void *buf, size_t len, uint32_t seed);
 /*

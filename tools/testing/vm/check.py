@@ -42,8 +42,11 @@ def run_kernel(tap, tag, bins, verbose):
     ok, msg, importer = rig.build_importer(tag)
     if not tap.result(ok, "%s: build vd_test_importer.ko" % name, msg):
         return None
+    ok, msg, p2p = rig.build_edu_p2p(tag)
+    if not tap.result(ok, "%s: build edu-p2p.ko" % name, msg):
+        return None
     run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko,
-                                        importer=importer)
+                                        importer=importer, p2p=p2p)
     status, err, secs = rig.boot(tag, run, share, shm, verbose=verbose)
     rig.log("%s: guest ran %.0fs, status %d (console: %s)" % (
         name, secs, status, os.path.join(run, "console.log")))

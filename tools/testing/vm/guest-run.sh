@@ -59,10 +59,17 @@ step $S "load aer_inject" modprobe aer_inject || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1
+EDU_BDFS=$(for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && basename $d; done)
+EDU_BDF=$(echo $EDU_BDFS | cut -d' ' -f1)
+P2P_BDF=$(echo $EDU_BDFS | cut -d' ' -f2)
 if [ -n "$VD_IMPORTER_KO" ]; then
-	EDU_BDF=$(find_dev 0x1234:0x11e8) || { tap $S not-ok "find the edu device"; exit 1; }
 	step $S "load vd_test_importer" insmod "$H/$VD_IMPORTER_KO" || exit 1
 	step $S "bind edu $EDU_BDF to vd_test_importer" bind "$EDU_BDF" vd_test_importer || exit 1
+fi
+if [ -n "$VD_P2P_KO" ]; then
+	step $S "load edu-p2p" insmod "$H/$VD_P2P_KO" || exit 1
+	step $S "bind edu $P2P_BDF to edu-p2p" bind "$P2P_BDF" edu-p2p || exit 1
 fi
 echo "1..$n" >>$S
 
@@ -75,6 +82,10 @@ done
 T=$OUT/99-teardown.tap
 n=0
 echo "TAP version 13" >$T
+if [ -n "$VD_P2P_KO" ]; then
+	step $T "unbind $P2P_BDF from edu-p2p" unbind "$P2P_BDF"
+	step $T "unload edu-p2p" rmmod edu_p2p
+fi
 if [ -n "$VD_IMPORTER_KO" ]; then
 	step $T "unbind $EDU_BDF from vd_test_importer" unbind "$EDU_BDF"
 	step $T "unload vd_test_importer" rmmod vd_test_importer

@@ -138,6 +138,10 @@ def build_importer(tag):
     return build_module(tag, "selftests/vfio-dmabuf/importer", "vd_test_importer")
 
 
+def build_edu_p2p(tag):
+    return build_module(tag, "drivers/p2p/edu", "edu-p2p")
+
+
 def initramfs(tag):
     rc, out = sh([os.path.join(VM, "mkinitramfs.sh"), tag])
     if rc:
@@ -145,7 +149,7 @@ def initramfs(tag):
     return out.strip().splitlines()[-1]
 
 
-def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None):
+def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None):
     run = os.path.join(CACHE, "run", tag)
     share = os.path.join(run, "share")
     shutil.rmtree(run, ignore_errors=True)
@@ -154,7 +158,10 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None):
     shutil.copy(run_sh, os.path.join(share, "run.sh"))
     for b in bins:
         shutil.copy(b, os.path.join(share, "bin"))
-    e = {"VD_DRIVER": driver(tag), "VD_KO": "", "VD_IMPORTER_KO": ""}
+    e = {"VD_DRIVER": driver(tag), "VD_KO": "", "VD_IMPORTER_KO": "", "VD_P2P_KO": ""}
+    if p2p:
+        shutil.copy(p2p, share)
+        e["VD_P2P_KO"] = os.path.basename(p2p)
     if ko:
         shutil.copy(ko, share)
         e["VD_KO"] = os.path.basename(ko)
@@ -201,8 +208,11 @@ def guest_results(tap, name, share, status, err):
 
 
 def pattern(length, seed):
-    """The host twin of vd_pattern() in selftests/vfio-dmabuf/lib."""
-    x = seed or 0x9E3779B9
+    """The host twin of vd_pattern() in selftests/vfio-dmabuf/lib; seed 0
+    stands for bytes never written (zeroes)."""
+    if not seed:
+        return bytes(length)
+    x = seed
     out = bytearray(length)
     for i in range(length):
         x ^= (x << 13) & 0xFFFFFFFF

@@ -56,6 +56,8 @@ def qemu_cmd(a):
         # FLR, PCI PM (D3hot) and AER, for the revoke triggers ivshmem lacks.
         "-device", "pcie-root-port,id=rp1,chassis=2,slot=2",
         "-device", "virtio-rng-pci,bus=rp1,aer=on",
+        # Two edu DMA engines: one for the test importer, one for edu-p2p.
+        "-device", "edu",
         "-device", "edu",
         "-device", "pci-testdev",
         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",

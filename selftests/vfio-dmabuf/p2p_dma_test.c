@@ -1,0 +1,177 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Peer-to-peer DMA into an exported BAR: edu-p2p imports the dma-buf and
+ * QEMU's edu engine writes and reads the BAR through the IOMMU. The host
+ * checks the bytes in the ivshmem backing file, including a region that
+ * must stay untouched because every DMA aimed at it came while revoked.
+ *
+ * edu takes ~100 ms per transfer under QEMU, so transfers here are few and
+ * small; each test uses its own BAR2 region.
+ */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "kselftest_harness.h"
+#include "vd_lib.h"
+#include <linux/edu_p2p.h>
+
+#define SZ_4K		0x1000ULL
+#define EXPORT_OFF	0x800000ULL	/* BAR2 offset of the exported range */
+#define EXPORT_LEN	0x40000ULL
+
+FIXTURE(p2p) {
+	struct vd_dev dev;
+	int edu;
+	unsigned char *bar;
+	uint64_t bar_size;
+};
+
+FIXTURE_SETUP(p2p)
+{
+	const struct vfio_region_dma_range r = { EXPORT_OFF, EXPORT_LEN };
+	struct edu_p2p_import imp = { .mode = EDU_P2P_DYNAMIC };
+	struct vfio_region_info ri;
+	char bdf[32];
+	int fd;
+
+	self->edu = -1;
+	self->bar = MAP_FAILED;
+	if (access("/dev/edu-p2p", F_OK))
+		SKIP(return, "edu-p2p is not built for this kernel");
+	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
+	ASSERT_EQ(0, vd_open_group(&self->dev, bdf));
+	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	ASSERT_EQ(0, vd_region_info(&self->dev, VD_IVSHMEM_BAR, &ri));
+	self->bar_size = ri.size;
+	self->bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED,
+			 self->dev.fd, ri.offset);
+	ASSERT_NE(MAP_FAILED, self->bar);
+	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	self->edu = open("/dev/edu-p2p", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->edu);
+	imp.fd = fd;
+	ASSERT_EQ(0, ioctl(self->edu, EDU_P2P_IMPORT, &imp))
+		TH_LOG("import: %s", strerror(errno));
+	close(fd);
+}
+
+FIXTURE_TEARDOWN(p2p)
+{
+	if (self->edu >= 0)
+		close(self->edu);
+	if (self->bar != MAP_FAILED)
+		munmap(self->bar, self->bar_size);
+	vd_close(&self->dev);
+}
+
+static int dma(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t len)
+{
+	struct edu_p2p_xfer x = { .offset = off, .len = len, .buf = (uintptr_t)buf };
+
+	return ioctl(edu, cmd, &x);
+}
+
+static struct edu_p2p_status status(int edu)
+{
+	struct edu_p2p_status st = {};
+
+	ioctl(edu, EDU_P2P_STATUS, &st);
+	return st;
+}
+
+/* DMA-write 4 KiB at several offsets; the host finds them in the BAR's file. */
+TEST_F(p2p, dma_write_lands_in_the_bar)
+{
+	static const uint64_t offs[] = { 0, 0x3000, 0x21000 };
+	unsigned char buf[SZ_4K];
+	char what[64];
+	unsigned int i;
+
+	for (i = 0; i < 3; i++) {
+		vd_pattern(buf, sizeof(buf), 0x5150 + i);
+		ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
+			TH_LOG("DMA write at +0x%llx: %s", (unsigned long long)offs[i],
+			       strerror(errno));
+		/* the CPU sees it through the VFIO mmap as well */
+		ASSERT_EQ(0, memcmp(self->bar + EXPORT_OFF + offs[i], buf, sizeof(buf)));
+		snprintf(what, sizeof(what), "edu_dma_write_%u", i);
+		ASSERT_EQ(0, vd_host_expect(what, EXPORT_OFF + offs[i], sizeof(buf), 0x5150 + i));
+	}
+	ASSERT_EQ(3 * SZ_4K, status(self->edu).dma_bytes);
+}
+
+/* The CPU writes the BAR, edu DMA-reads it back. */
+TEST_F(p2p, dma_read_returns_the_bar_bytes)
+{
+	unsigned char want[SZ_4K], got[SZ_4K];
+
+	vd_pattern(want, sizeof(want), 0x5160);
+	memcpy(self->bar + EXPORT_OFF + 0x10000, want, sizeof(want));
+	memset(got, 0, sizeof(got));
+	ASSERT_EQ(0, dma(self->edu, EDU_P2P_READ, 0x10000, got, sizeof(got)))
+		TH_LOG("DMA read: %s", strerror(errno));
+	ASSERT_EQ(0, memcmp(want, got, sizeof(got)));
+}
+
+TEST_F(p2p, range_outside_the_dmabuf_is_refused)
+{
+	unsigned char buf[16];
+
+	ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, EXPORT_LEN - 8, buf, sizeof(buf)));
+	ASSERT_EQ(EINVAL, errno);
+}
+
+/*
+ * Revoked (memory decode off): every DMA fails with ENODEV and none reaches
+ * the BAR, which the host checks; back on, the importer maps again.
+ */
+TEST_F(p2p, revoked_dma_fails_and_recovers)
+{
+	unsigned char buf[SZ_4K];
+	struct edu_p2p_status st;
+	int i;
+
+	vd_pattern(buf, sizeof(buf), 0x5170);
+	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x30000, buf, sizeof(buf)));
+	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, 0x32000, buf, sizeof(buf)));
+		ASSERT_EQ(ENODEV, errno);
+	}
+	st = status(self->edu);
+	ASSERT_EQ(0, st.mapped);
+	ASSERT_EQ(1, st.invalidations);
+	ASSERT_EQ(3, st.revoked);
+	ASSERT_EQ(0, vd_host_expect("edu_dma_while_revoked_never_landed",
+				    EXPORT_OFF + 0x32000, SZ_4K, VD_ZEROES));
+	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	vd_pattern(buf, sizeof(buf), 0x5171);
+	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x34000, buf, sizeof(buf)))
+		TH_LOG("DMA after re-grant: %s", strerror(errno));
+	ASSERT_EQ(2, status(self->edu).maps);
+	ASSERT_EQ(0, vd_host_expect("edu_dma_before_revoke", EXPORT_OFF + 0x30000,
+				    SZ_4K, 0x5170));
+	ASSERT_EQ(0, vd_host_expect("edu_dma_after_regrant", EXPORT_OFF + 0x34000,
+				    SZ_4K, 0x5171));
+}
+
+/* A reset between two transfers: the second maps again and lands. */
+TEST_F(p2p, reset_between_transfers)
+{
+	unsigned char buf[SZ_4K];
+
+	vd_pattern(buf, sizeof(buf), 0x5180);
+	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x38000, buf, 2048));
+	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET)) TH_LOG("reset: %s", strerror(errno));
+	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x38000 + 2048, buf + 2048, 2048))
+		TH_LOG("DMA after reset: %s", strerror(errno));
+	ASSERT_EQ(2, status(self->edu).maps);
+	ASSERT_EQ(0, vd_host_expect("edu_dma_across_a_reset", EXPORT_OFF + 0x38000,
+				    SZ_4K, 0x5180));
+}
+
+TEST_HARNESS_MAIN
