@@ -3,7 +3,7 @@
 # The guest half of `make demo` (runs as /mnt/host/run.sh).
 H=/mnt/host
 . $H/env
-say() { echo "$*" | tee -a $H/out/demo.txt; }
+say() { echo "$*" >>$H/out/demo.txt; }
 modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || exit 1
 insmod $H/$VD_KO || exit 1
 say "guest: loaded $VD_DRIVER (out-of-tree module, taint flags $(cat /sys/module/vfio_pci_dmabuf/taint))"
@@ -14,4 +14,11 @@ say "guest: ivshmem device is $BDF"
 echo "$VD_DRIVER" >/sys/bus/pci/devices/$BDF/driver_override
 [ -e /sys/bus/pci/devices/$BDF/driver ] && echo $BDF >/sys/bus/pci/devices/$BDF/driver/unbind
 echo $BDF >/sys/bus/pci/drivers_probe
-$H/bin/vd_demo $BDF "$VD_MESSAGE" | tee -a $H/out/demo.txt
+insmod $H/$VD_P2P_KO || exit 1
+for d in /sys/bus/pci/devices/*; do
+	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && EDU=$(basename $d) && break
+done
+echo edu-p2p >/sys/bus/pci/devices/$EDU/driver_override
+echo $EDU >/sys/bus/pci/drivers_probe
+say "guest: loaded edu-p2p and bound the edu DMA engine $EDU to it"
+$H/bin/vd_demo $BDF "$VD_MESSAGE" >>$H/out/demo.txt 2>&1
