@@ -9,9 +9,12 @@
  * small; each test uses its own BAR2 region.
  */
 #include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -172,6 +175,68 @@ TEST_F(p2p, reset_between_transfers)
 	ASSERT_EQ(2, status(self->edu).maps);
 	ASSERT_EQ(0, vd_host_expect("edu_dma_across_a_reset", EXPORT_OFF + 0x38000,
 				    SZ_4K, 0x5180));
+}
+
+struct revoker {
+	struct vd_dev *dev;
+	atomic_int started;	/* DMAs done before the revoke may begin */
+	atomic_int revoked;	/* the revoke has returned */
+};
+
+static void *revoke_thread(void *arg)
+{
+	struct revoker *r = arg;
+
+	while (atomic_load(&r->started) < 2)
+		usleep(1000);
+	vd_set_memory_enable(r->dev, 0);
+	atomic_store(&r->revoked, 1);
+	return NULL;
+}
+
+/*
+ * Revoke in the middle of a DMA loop, from another thread. A transfer in
+ * flight when the revoke starts finishes first (the revoke waits for it);
+ * every transfer started after the revoke returned fails with ENODEV, and
+ * the host checks that none of their target bytes changed.
+ */
+TEST_F_TIMEOUT(p2p, revoke_mid_loop, 180)
+{
+	struct revoker r = { .dev = &self->dev };
+	unsigned char buf[2048];
+	int after = 0, ret;
+	time_t end = time(NULL) + 120;
+	pthread_t t;
+	char what[64];
+
+	vd_pattern(buf, sizeof(buf), 0x5190);
+	ASSERT_EQ(0, pthread_create(&t, NULL, revoke_thread, &r));
+	while (after < 3 && time(NULL) < end) {
+		int revoked = atomic_load(&r.revoked);
+		/* before the revoke: one region; after it: one region per attempt */
+		uint64_t off = revoked ? 0x3c000 + after * sizeof(buf) : 0x3a000;
+
+		ret = dma(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf));
+		if (revoked) {
+			ASSERT_EQ(-1, ret) TH_LOG("a DMA started after the revoke went through");
+			ASSERT_EQ(ENODEV, errno);
+			snprintf(what, sizeof(what), "edu_dma_after_revoke_%d", after);
+			ASSERT_EQ(0, vd_host_expect(what, EXPORT_OFF + off, sizeof(buf), VD_ZEROES));
+			after++;
+		} else {
+			ASSERT_TRUE(ret == 0 || errno == ENODEV) TH_LOG("DMA: %s", strerror(errno));
+			/* a NIC's queue is not a spin on the lock: let the revoker in */
+			usleep(20000);
+		}
+		atomic_fetch_add(&r.started, 1);
+	}
+	pthread_join(t, NULL);
+	ASSERT_EQ(3, after) TH_LOG("the revoke never came");
+	ASSERT_EQ(1, status(self->edu).invalidations);
+	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x3a000, buf, sizeof(buf)));
+	ASSERT_EQ(0, vd_host_expect("edu_dma_before_and_after_revoke_mid_loop",
+				    EXPORT_OFF + 0x3a000, sizeof(buf), 0x5190));
 }
 
 TEST_HARNESS_MAIN
