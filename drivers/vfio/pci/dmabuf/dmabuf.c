@@ -333,8 +333,7 @@ static void vdb_dmabuf_update(struct vdb_device *vdb)
 		 */
 		if (revoke < 0)
 			revoke = !vdb_mmio_usable(vdb);
-		if (priv->revoked != revoke)
-			vdb_dmabuf_move(vdb, priv, revoke);
+		vdb_dmabuf_move(vdb, priv, revoke);
 		fput(priv->dmabuf->file);
 	}
 }
@@ -416,6 +415,12 @@ void vdb_dmabuf_init(struct vdb_device *vdb)
 	/* The device's own reference, dropped by vdb_dmabuf_wait_gone(). */
 	refcount_set(&vdb->nr_exports, 1);
 	init_completion(&vdb->exports_done);
+}
+
+void vdb_dmabuf_uninit(struct vdb_device *vdb)
+{
+	mutex_destroy(&vdb->dmabufs_lock);
+	mutex_destroy(&vdb->cfg_lock);
 }
 
 /*

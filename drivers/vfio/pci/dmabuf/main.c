@@ -32,20 +32,15 @@ static int vdb_open_device(struct vfio_device *core_vdev)
 
 static void vdb_close_device(struct vfio_device *core_vdev)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
-
 	/* Before the core turns the device off: importers let go first. */
-	vdb_dmabuf_close(vdb_from_core(vdev));
+	vdb_dmabuf_close(vdb_from_vfio(core_vdev));
 	vfio_pci_core_close_device(core_vdev);
 }
 
 static int vdb_device_feature(struct vfio_device *core_vdev, u32 flags,
 			      void __user *arg, size_t argsz)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
-	struct vdb_device *vdb = vdb_from_core(vdev);
+	struct vdb_device *vdb = vdb_from_vfio(core_vdev);
 	int ret;
 
 	switch (flags & VFIO_DEVICE_FEATURE_MASK) {
@@ -121,9 +116,7 @@ static bool vdb_config_write_may_disable(struct vfio_pci_core_device *vdev,
 static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 			 size_t count, loff_t *ppos)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
-	struct vdb_device *vdb = vdb_from_core(vdev);
+	struct vdb_device *vdb = vdb_from_vfio(core_vdev);
 	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
 	bool hold;
 	ssize_t ret;
@@ -132,7 +125,7 @@ static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 
 	mutex_lock(&vdb->cfg_lock);
-	hold = vdb_config_write_may_disable(vdev, buf, count, pos);
+	hold = vdb_config_write_may_disable(&vdb->core, buf, count, pos);
 	if (hold)
 		vdb_dmabuf_hold(vdb, VDB_HOLD_CONFIG);
 	ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
@@ -146,20 +139,13 @@ static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 
 static int vdb_init_dev(struct vfio_device *core_vdev)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
-
-	vdb_dmabuf_init(vdb_from_core(vdev));
+	vdb_dmabuf_init(vdb_from_vfio(core_vdev));
 	return vfio_pci_core_init_dev(core_vdev);
 }
 
 static void vdb_release_dev(struct vfio_device *core_vdev)
 {
-	struct vfio_pci_core_device *vdev =
-		container_of(core_vdev, struct vfio_pci_core_device, vdev);
-
-	mutex_destroy(&vdb_from_core(vdev)->dmabufs_lock);
-	mutex_destroy(&vdb_from_core(vdev)->cfg_lock);
+	vdb_dmabuf_uninit(vdb_from_vfio(core_vdev));
 	vfio_pci_core_release_dev(core_vdev);
 }
 

@@ -50,7 +50,13 @@ static inline struct vdb_device *vdb_from_core(struct vfio_pci_core_device *vdev
 	return container_of(vdev, struct vdb_device, core);
 }
 
+static inline struct vdb_device *vdb_from_vfio(struct vfio_device *core_vdev)
+{
+	return vdb_from_core(container_of(core_vdev, struct vfio_pci_core_device, vdev));
+}
+
 void vdb_dmabuf_init(struct vdb_device *vdb);
+void vdb_dmabuf_uninit(struct vdb_device *vdb);
 int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 			size_t argsz);
 void vdb_dmabuf_close(struct vdb_device *vdb);
