@@ -32,13 +32,18 @@ MODULE_IMPORT_NS(DMA_BUF);
 MODULE_IMPORT_NS("DMA_BUF");
 #endif
 
-/* The bound PCI device; one at a time. Set while the misc device exists. */
+/*
+ * The bound PCI device; one at a time. An importer file may outlive the
+ * binding, so it is read under vdti_pdev_lock, and attach fails without it.
+ */
 static struct pci_dev *vdti_pdev;
+static DEFINE_MUTEX(vdti_pdev_lock);
 
 struct vdti_ctx {
 	struct mutex lock;		/* serialises the ioctls */
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
+	struct pci_dev *pdev;		/* the attachment's device, referenced */
 	bool lazy;
 	/* under the dma-buf's resv lock */
 	struct sg_table *sgt;
@@ -99,10 +104,16 @@ static int vdti_attach(struct vdti_ctx *ctx, struct vdti_attach __user *uarg)
 	dmabuf = dma_buf_get(arg.fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
-	attach = dma_buf_dynamic_attach(dmabuf, &vdti_pdev->dev,
+	mutex_lock(&vdti_pdev_lock);
+	ctx->pdev = pci_dev_get(vdti_pdev);
+	mutex_unlock(&vdti_pdev_lock);
+	attach = !ctx->pdev ? ERR_PTR(-ENODEV) :
+		 dma_buf_dynamic_attach(dmabuf, &ctx->pdev->dev,
 					arg.flags & VDTI_NO_P2P ?
 					&vdti_no_p2p_ops : &vdti_p2p_ops, ctx);
 	if (IS_ERR(attach)) {
+		pci_dev_put(ctx->pdev);
+		ctx->pdev = NULL;
 		dma_buf_put(dmabuf);
 		return PTR_ERR(attach);
 	}
@@ -222,6 +233,7 @@ static int vdti_release(struct inode *inode, struct file *file)
 		dma_resv_unlock(ctx->dmabuf->resv);
 		dma_buf_detach(ctx->dmabuf, ctx->attach);
 		dma_buf_put(ctx->dmabuf);
+		pci_dev_put(ctx->pdev);
 	}
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
@@ -245,24 +257,33 @@ static int vdti_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	int ret;
 
-	if (vdti_pdev)
-		return -EBUSY;
 	/* edu's DMA engine reaches 28 bits: map as the device could use it */
 	ret = dma_set_mask_and_coherent(&pdev->dev, DMA_BIT_MASK(28));
 	if (ret)
 		return ret;
-	vdti_pdev = pdev;
+	mutex_lock(&vdti_pdev_lock);
+	if (vdti_pdev) {
+		ret = -EBUSY;
+		goto out;
+	}
 	ret = misc_register(&vdti_misc);
-	if (ret)
-		vdti_pdev = NULL;
+	if (!ret)
+		vdti_pdev = pdev;
+out:
+	mutex_unlock(&vdti_pdev_lock);
 	return ret;
 }
 
+/*
+ * Importer files may stay open: they keep their attachments, each holding a
+ * reference on the pci_dev, and can attach nothing new.
+ */
 static void vdti_remove(struct pci_dev *pdev)
 {
-	/* Open importers hold this module, so none is left here. */
+	mutex_lock(&vdti_pdev_lock);
 	misc_deregister(&vdti_misc);
 	vdti_pdev = NULL;
+	mutex_unlock(&vdti_pdev_lock);
 }
 
 static const struct pci_device_id vdti_ids[] = {
