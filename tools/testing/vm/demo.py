@@ -5,7 +5,6 @@ vfio-pci-dmabuf, export part of its BAR as a dma-buf, have the edu DMA engine
 write into it peer to peer through the IOMMU, take the BAR away and give it
 back, and show on the host the bytes that arrived in the file behind the BAR."""
 import os
-import subprocess
 import sys
 import time
 

@@ -1,7 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 """The host half of the rig: build what the guests need, boot them, and turn
 what they leave in the 9p share into TAP. Used by check.py and demo.py."""
-import glob
 import json
 import os
 import re
