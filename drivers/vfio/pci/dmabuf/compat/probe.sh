@@ -11,7 +11,8 @@ tmp=$out.tmp
 	for p in "$@"; do
 		name=$(basename "$p" .c | tr 'a-z-' 'A-Z_')
 		# shellcheck disable=SC2086
-		if $cc $flags -Werror -fsyntax-only -x c "$p" >/dev/null 2>&1; then
+		if $cc $flags '-DKBUILD_MODNAME="vd_probe"' \
+		   '-DKBUILD_BASENAME="vd_probe"' -Werror -fsyntax-only -x c "$p" >/dev/null 2>&1; then
 			echo "#define VD_HAVE_$name 1"
 		else
 			echo "/* VD_HAVE_$name: no */"

@@ -9,8 +9,7 @@
 # e.g. when the same tree is built against another KDIR.
 vd_probe_flags = $(NOSTDINC_FLAGS) $(LINUXINCLUDE) $(KBUILD_CPPFLAGS) \
 	$(KBUILD_CFLAGS) $(KBUILD_CFLAGS_MODULE) -DMODULE \
-	-include $(srctree)/include/linux/compiler_types.h \
-	-DKBUILD_MODNAME='"vd_probe"' -DKBUILD_BASENAME='"vd_probe"'
+	-include $(srctree)/include/linux/compiler_types.h
 quiet_cmd_vd_probe = PROBE   $@
       cmd_vd_probe = $(CONFIG_SHELL) $(vd_compat_dir)/probe.sh $@ "$(CC)" \
 		     "$(vd_probe_flags)" $(filter %.c,$^)
