@@ -113,10 +113,40 @@ static bool vdb_mmio_usable(struct vdb_device *vdb)
 		(le16_to_cpu(cmd) & PCI_COMMAND_MEMORY));
 }
 
+/*
+ * Importers that pin
+ *
+ * A revoke must end every importer's access, so an importer has to give its
+ * mappings back when told (move_notify). One that pins (dma_buf_pin(), as
+ * ib_umem_dmabuf_get_pinned() and the RDMA drivers built on it do) keeps its
+ * mapping across move_notify, and a revoke would wait for it forever. Those
+ * importers are refused with -EOPNOTSUPP, as mainline refuses them.
+ *
+ * Mainline tells them apart at attach time (dma_buf_attach_revocable()); 6.x
+ * has no such test, so ours refuses at their first map instead: it counts
+ * the pins and mappings of each attachment, and a map made while the
+ * attachment holds a pin of its own fails. Without CONFIG_DMABUF_MOVE_NOTIFY
+ * (Debian) the dma-buf core itself pins right before every map and unpins
+ * right after every unmap; that pin belongs to the map and is not counted
+ * against the importer. With it, the core never pins, so every pin is the
+ * importer's and is refused at once.
+ *
+ * A revoke waits for mappings only; a pin without a mapping reaches nothing.
+ */
+struct vdb_attach {
+	unsigned int pins;		/* resv */
+	unsigned int maps;		/* resv */
+};
+
+/* Pins the dma-buf core takes itself, one per map in progress or made. */
+#define VDB_CORE_PINS(a) \
+	(IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY) ? 0 : (a)->maps + 1)
+
 static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
 {
 	struct vdb_dmabuf *priv = dmabuf->priv;
+	struct vdb_attach *a;
 
 	/* MMIO has no struct page: only a peer-to-peer capable importer. */
 	if (!attach->peer2peer)
@@ -124,24 +154,41 @@ static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
 	/* Early answer only; map re-checks under the resv lock. */
 	if (READ_ONCE(priv->revoked))
 		return -ENODEV;
+	a = kzalloc(sizeof(*a), GFP_KERNEL);
+	if (!a)
+		return -ENOMEM;
+	attach->priv = a;
 	return 0;
 }
 
-/*
- * Without CONFIG_DMABUF_MOVE_NOTIFY (Debian's 6.1 and 6.12) the dma-buf core
- * pins around every map of a dynamic exporter. A BAR never moves, so a pin
- * only has to fail when there is nothing to pin.
- */
+static void vdb_dmabuf_detach(struct dma_buf *dmabuf,
+			      struct dma_buf_attachment *attach)
+{
+	kfree(attach->priv);
+}
+
 static int vdb_dmabuf_pin(struct dma_buf_attachment *attach)
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+	struct vdb_attach *a = attach->priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
-	return priv->revoked ? -ENODEV : 0;
+	if (IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
+		return -EOPNOTSUPP;
+	/* A BAR never moves: a pin only fails when there is nothing to pin. */
+	if (priv->revoked)
+		return -ENODEV;
+	a->pins++;
+	return 0;
 }
 
 static void vdb_dmabuf_unpin(struct dma_buf_attachment *attach)
 {
+	struct vdb_attach *a = attach->priv;
+
+	dma_resv_assert_held(attach->dmabuf->resv);
+	if (!WARN_ON(!a->pins))
+		a->pins--;
 }
 
 static void vdb_unmap_ranges(struct dma_buf_attachment *attach,
@@ -160,6 +207,7 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 				       enum dma_data_direction dir)
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+	struct vdb_attach *a = attach->priv;
 	struct scatterlist *sg;
 	struct vdb_mapping *m;
 	u64 nents = 0;
@@ -170,6 +218,9 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
+	/* The importer pinned: it would not unmap when revoked. */
+	if (a->pins > VDB_CORE_PINS(a))
+		return ERR_PTR(-EOPNOTSUPP);
 
 	for (i = 0; i < priv->nr_ranges; i++)
 		nents += DIV_ROUND_UP_ULL(priv->ranges[i].len, VDB_MAX_SEG);
@@ -204,6 +255,7 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 		cond_resched();
 	}
 
+	a->maps++;
 	atomic_inc(&priv->nr_mapped);
 	return &m->sgt;
 
@@ -220,9 +272,11 @@ static void vdb_dmabuf_unmap(struct dma_buf_attachment *attach,
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
 	struct vdb_mapping *m = container_of(sgt, struct vdb_mapping, sgt);
+	struct vdb_attach *a = attach->priv;
 
 	dma_resv_assert_held(priv->dmabuf->resv);
 
+	a->maps--;
 	vdb_unmap_ranges(attach, m, priv->nr_ranges, dir);
 	sg_free_table(&m->sgt);
 	kvfree(m);
@@ -261,6 +315,7 @@ static void vdb_dmabuf_release(struct dma_buf *dmabuf)
 
 static const struct dma_buf_ops vdb_dmabuf_ops = {
 	.attach		= vdb_dmabuf_attach,
+	.detach		= vdb_dmabuf_detach,
 	.pin		= vdb_dmabuf_pin,
 	.unpin		= vdb_dmabuf_unpin,
 	.map_dma_buf	= vdb_dmabuf_map,
