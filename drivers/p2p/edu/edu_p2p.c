@@ -6,11 +6,17 @@
  * dma-buf exported from a VFIO device's BAR and has edu's DMA engine write
  * and read it, peer to peer, through the IOMMU. uAPI: <linux/edu_p2p.h>.
  *
+ * It imports the way RDMA drivers do (enum in the uAPI header): dynamic
+ * (mlx5 ODP), pinned (efa, bnxt_re), pinned but revocable (mainline's
+ * revocable umem), and through ib_core's own umem code (ib_umem_dmabuf_*),
+ * so an exporter can be tried against each.
+ *
  * Every transfer runs with the dma-buf's reservation lock held, from the
  * map check to the end of the DMA. The exporter invalidates (move_notify)
- * under the same lock, and this importer drops its mapping right there, so
- * once an exporter's revoke has returned no DMA of ours can reach the BAR:
- * the next transfer maps again, or fails with -ENODEV while revoked.
+ * under the same lock, and the dynamic and revocable modes drop their
+ * mapping right there, so once an exporter's revoke has returned no DMA of
+ * theirs can reach the BAR: the next transfer maps again (dynamic), or
+ * fails with -ENODEV.
  *
  * Lock order: edu->dma_lock (the one DMA engine and its bounce buffer) ->
  * the dma-buf's resv lock.
@@ -36,6 +42,19 @@
 #include <uapi/linux/edu_p2p.h>
 
 #include "compat_probed.h"
+
+#ifdef VD_HAVE_IB_UMEM_DMABUF_GET_PINNED_WITH_DMA_DEVICE
+#include <linux/netdevice.h>
+#include <net/net_namespace.h>
+#include <rdma/ib_umem.h>
+#include <rdma/ib_verbs.h>
+#define EDU_P2P_HAVE_IB_UMEM	1
+#else
+#define EDU_P2P_HAVE_IB_UMEM	0
+#endif
+#define EDU_P2P_MODES	(BIT(EDU_P2P_DYNAMIC) | BIT(EDU_P2P_PINNED) |	\
+			 BIT(EDU_P2P_PINNED_REVOCABLE) |		\
+			 (EDU_P2P_HAVE_IB_UMEM ? BIT(EDU_P2P_IB_UMEM) : 0))
 
 #ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
 MODULE_IMPORT_NS(DMA_BUF);
@@ -84,8 +103,16 @@ static void edu_p2p_free(struct kref *ref)
 struct edu_p2p_ctx {
 	struct edu_p2p *edu;
 	struct mutex lock;		/* import vs transfers */
+	u32 mode;
+	/* ours, except in IB_UMEM mode, where the umem holds both */
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
+	u64 base;			/* the window imported */
+	u64 length;
+#if EDU_P2P_HAVE_IB_UMEM
+	struct ib_umem_dmabuf *umem;
+	struct ib_device *ibdev;	/* registration held for the umem */
+#endif
 	/* under the dma-buf's resv lock */
 	struct sg_table *sgt;
 	struct edu_p2p_status st;
@@ -108,12 +135,17 @@ static int edu_dma(struct edu_p2p *edu, u64 src, u64 dst, u64 count, bool to_pci
 				  1000, EDU_DMA_TIMEOUT_US);
 }
 
+/* Give back the mapping, and the pin in the pinned modes. */
 static void edu_p2p_unmap_locked(struct edu_p2p_ctx *ctx)
 {
 	dma_resv_assert_held(ctx->dmabuf->resv);
 	dma_buf_unmap_attachment(ctx->attach, ctx->sgt, DMA_BIDIRECTIONAL);
 	ctx->sgt = NULL;
 	ctx->st.mapped = 0;
+	if (ctx->st.pinned) {
+		dma_buf_unpin(ctx->attach);
+		ctx->st.pinned = 0;
+	}
 }
 
 /*
@@ -130,33 +162,100 @@ static void edu_p2p_move_notify(struct dma_buf_attachment *attach)
 }
 
 #ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
-#define EDU_P2P_NOTIFY	.invalidate_mappings = edu_p2p_move_notify
+#define EDU_P2P_NOTIFY(fn)	.invalidate_mappings = (fn)
 #else
-#define EDU_P2P_NOTIFY	.move_notify = edu_p2p_move_notify
+#define EDU_P2P_NOTIFY(fn)	.move_notify = (fn)
 #endif
 
+/* Dynamic: map again on the next transfer. */
 static const struct dma_buf_attach_ops edu_p2p_dynamic_ops = {
 	.allow_peer2peer = true,
-	EDU_P2P_NOTIFY,
+	EDU_P2P_NOTIFY(edu_p2p_move_notify),
 };
 
-/* Map if the last mapping was invalidated; -ENODEV while revoked. */
-static int edu_p2p_ensure_mapped(struct edu_p2p_ctx *ctx)
+/* Pinned revocable: the same callback, but nothing maps again. */
+static const struct dma_buf_attach_ops edu_p2p_revocable_ops = {
+	.allow_peer2peer = true,
+	EDU_P2P_NOTIFY(edu_p2p_move_notify),
+};
+
+#ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
+/* Pinned: no callback, which tells the dma-buf core it cannot be revoked. */
+static const struct dma_buf_attach_ops edu_p2p_pinned_ops = {
+	.allow_peer2peer = true,
+};
+#else
+/*
+ * Pinned, on kernels that require a callback: like ib_core's pinned umem,
+ * it only complains. Its mapping stays in use.
+ */
+static void edu_p2p_pinned_notify(struct dma_buf_attachment *attach)
+{
+	struct edu_p2p_ctx *ctx = attach->importer_priv;
+
+	ctx->st.invalidations++;
+	dev_warn_ratelimited(&ctx->edu->pdev->dev,
+			     "pinned importer told to move its mapping; it cannot\n");
+}
+
+static const struct dma_buf_attach_ops edu_p2p_pinned_ops = {
+	.allow_peer2peer = true,
+	.move_notify = edu_p2p_pinned_notify,
+};
+#endif
+
+static int edu_p2p_map_locked(struct edu_p2p_ctx *ctx)
 {
 	struct sg_table *sgt;
 
 	dma_resv_assert_held(ctx->dmabuf->resv);
-	if (ctx->sgt)
-		return 0;
 	sgt = dma_buf_map_attachment(ctx->attach, DMA_BIDIRECTIONAL);
-	if (IS_ERR(sgt)) {
-		if (PTR_ERR(sgt) == -ENODEV)
-			ctx->st.revoked++;
+	if (IS_ERR(sgt))
 		return PTR_ERR(sgt);
-	}
 	ctx->sgt = sgt;
 	ctx->st.mapped = 1;
 	ctx->st.maps++;
+	return 0;
+}
+
+/*
+ * The sg table a transfer may use now, and where the window starts in it.
+ * Dynamic mode maps again after an invalidation; the others map only at
+ * import. -ENODEV while revoked.
+ */
+static int edu_p2p_mapping(struct edu_p2p_ctx *ctx, struct sg_table **sgt,
+			   u64 *skip)
+{
+	int ret = 0;
+
+	dma_resv_assert_held(ctx->dmabuf->resv);
+	switch (ctx->mode) {
+	case EDU_P2P_DYNAMIC:
+		if (!ctx->sgt)
+			ret = edu_p2p_map_locked(ctx);
+		break;
+#if EDU_P2P_HAVE_IB_UMEM
+	case EDU_P2P_IB_UMEM:
+		/* the umem's sg list is trimmed to the window's pages */
+		if (ctx->umem->revoked || !ctx->umem->sgt) {
+			ret = -ENODEV;
+			break;
+		}
+		*sgt = &ctx->umem->umem.sgt_append.sgt;
+		*skip = ib_umem_offset(&ctx->umem->umem);
+		return 0;
+#endif
+	default:
+		if (!ctx->sgt)
+			ret = -ENODEV;
+	}
+	if (ret) {
+		if (ret == -ENODEV)
+			ctx->st.revoked++;
+		return ret;
+	}
+	*sgt = ctx->sgt;
+	*skip = ctx->base;
 	return 0;
 }
 
@@ -183,15 +282,16 @@ static int edu_p2p_chunk(struct edu_p2p_ctx *ctx, u64 offset, u64 *len,
 			 bool to_dmabuf)
 {
 	struct edu_p2p *edu = ctx->edu;
+	struct sg_table *sgt;
 	dma_addr_t addr;
-	u64 avail;
+	u64 avail, skip;
 	int ret;
 
 	dma_resv_lock(ctx->dmabuf->resv, NULL);
-	ret = edu_p2p_ensure_mapped(ctx);
+	ret = edu_p2p_mapping(ctx, &sgt, &skip);
 	if (ret)
 		goto out;
-	ret = edu_p2p_lookup(ctx->sgt, offset, &addr, &avail);
+	ret = edu_p2p_lookup(sgt, skip + offset, &addr, &avail);
 	if (ret)
 		goto out;
 	*len = min(*len, avail);
@@ -222,7 +322,7 @@ static int edu_p2p_xfer(struct edu_p2p_ctx *ctx, const struct edu_p2p_xfer __use
 	if (!ctx->attach)
 		return -ENOTCONN;
 	if (!x.len || check_add_overflow(x.offset, x.len, &end) ||
-	    end > ctx->dmabuf->size)
+	    end > ctx->length)
 		return -EINVAL;
 	ubuf = u64_to_user_ptr(x.buf);
 
@@ -245,31 +345,140 @@ static int edu_p2p_xfer(struct edu_p2p_ctx *ctx, const struct edu_p2p_xfer __use
 	return ret;
 }
 
+/* DYNAMIC, PINNED, PINNED_REVOCABLE: our own attachment. */
+static int edu_p2p_attach(struct edu_p2p_ctx *ctx, struct dma_buf *dmabuf)
+{
+	const struct dma_buf_attach_ops *ops;
+	struct dma_buf_attachment *attach;
+	int ret;
+
+	switch (ctx->mode) {
+	case EDU_P2P_DYNAMIC:
+		ops = &edu_p2p_dynamic_ops;
+		break;
+	case EDU_P2P_PINNED:
+		ops = &edu_p2p_pinned_ops;
+		break;
+	default:
+		ops = &edu_p2p_revocable_ops;
+	}
+	attach = dma_buf_dynamic_attach(dmabuf, &ctx->edu->pdev->dev, ops, ctx);
+	if (IS_ERR(attach))
+		return PTR_ERR(attach);
+	ctx->dmabuf = dmabuf;
+	ctx->attach = attach;
+	if (ctx->mode == EDU_P2P_DYNAMIC)
+		return 0;		/* maps on first use */
+
+	/* Pin and map once, as efa and bnxt_re do. */
+	dma_resv_lock(dmabuf->resv, NULL);
+	ret = dma_buf_pin(attach);
+	if (ret)
+		goto err_unlock;
+	ctx->st.pinned = 1;
+	ret = edu_p2p_map_locked(ctx);
+	if (ret)
+		goto err_unpin;
+	dma_resv_unlock(dmabuf->resv);
+	return 0;
+
+err_unpin:
+	dma_buf_unpin(attach);
+	ctx->st.pinned = 0;
+err_unlock:
+	dma_resv_unlock(dmabuf->resv);
+	dma_buf_detach(dmabuf, attach);
+	ctx->attach = NULL;
+	ctx->dmabuf = NULL;
+	return ret;
+}
+
+#if EDU_P2P_HAVE_IB_UMEM
+/*
+ * IB_UMEM: ib_core builds the attachment, pins and maps, for the RDMA device
+ * on @netdev with this edu as the DMA device, as a hardware RDMA driver's
+ * reg_user_mr_dmabuf() does.
+ */
+static int edu_p2p_umem(struct edu_p2p_ctx *ctx, int fd, const char *netdev)
+{
+	struct ib_umem_dmabuf *umem;
+	struct net_device *ndev;
+	struct ib_device *ibdev;
+
+	ndev = dev_get_by_name(&init_net, netdev);
+	if (!ndev)
+		return -ENODEV;
+	ibdev = ib_device_get_by_netdev(ndev, RDMA_DRIVER_UNKNOWN);
+	dev_put(ndev);
+	if (!ibdev)
+		return -ENODEV;
+	umem = ib_umem_dmabuf_get_pinned_with_dma_device(ibdev, &ctx->edu->pdev->dev,
+							 ctx->base, ctx->length, fd,
+							 IB_ACCESS_LOCAL_WRITE |
+							 IB_ACCESS_REMOTE_WRITE |
+							 IB_ACCESS_REMOTE_READ);
+	if (IS_ERR(umem)) {
+		ib_device_put(ibdev);
+		return PTR_ERR(umem);
+	}
+	ctx->umem = umem;
+	ctx->ibdev = ibdev;
+	ctx->attach = umem->attach;
+	ctx->dmabuf = umem->attach->dmabuf;
+	ctx->st.mapped = 1;
+	ctx->st.pinned = 1;
+	ctx->st.maps = 1;
+	return 0;
+}
+#endif
+
 static int edu_p2p_import(struct edu_p2p_ctx *ctx, const struct edu_p2p_import __user *uarg)
 {
-	struct dma_buf_attachment *attach;
 	struct edu_p2p_import imp;
 	struct dma_buf *dmabuf;
+	u64 end;
+	int ret;
 
 	if (copy_from_user(&imp, uarg, sizeof(imp)))
 		return -EFAULT;
-	if (imp.mode != EDU_P2P_DYNAMIC)
+	if (imp.mode >= EDU_P2P_NR_MODES)
+		return -EINVAL;
+	if (!(EDU_P2P_MODES & BIT(imp.mode)))
+		return -EPROTONOSUPPORT;
+	if (imp.mode == EDU_P2P_IB_UMEM &&
+	    strnlen(imp.rdma_netdev, sizeof(imp.rdma_netdev)) == sizeof(imp.rdma_netdev))
 		return -EINVAL;
 	if (ctx->attach)
 		return -EBUSY;
 	dmabuf = dma_buf_get(imp.fd);
 	if (IS_ERR(dmabuf))
 		return PTR_ERR(dmabuf);
-	attach = dma_buf_dynamic_attach(dmabuf, &ctx->edu->pdev->dev,
-					&edu_p2p_dynamic_ops, ctx);
-	if (IS_ERR(attach)) {
-		dma_buf_put(dmabuf);
-		return PTR_ERR(attach);
+	if (!imp.length && imp.offset < dmabuf->size)
+		imp.length = dmabuf->size - imp.offset;
+	if (!imp.length || check_add_overflow(imp.offset, imp.length, &end) ||
+	    end > dmabuf->size) {
+		ret = -EINVAL;
+		goto out_put;
 	}
-	ctx->dmabuf = dmabuf;
-	ctx->attach = attach;
+	ctx->mode = imp.mode;
+	ctx->base = imp.offset;
+	ctx->length = imp.length;
 	ctx->st.mode = imp.mode;
-	return 0;
+#if EDU_P2P_HAVE_IB_UMEM
+	if (imp.mode == EDU_P2P_IB_UMEM) {
+		/* the umem takes its own reference on the dma-buf */
+		ret = edu_p2p_umem(ctx, imp.fd, imp.rdma_netdev);
+		goto out_put;
+	}
+#endif
+	ret = edu_p2p_attach(ctx, dmabuf);
+	if (!ret)
+		return 0;		/* ctx keeps the reference */
+out_put:
+	if (ret)
+		memset(&ctx->st, 0, sizeof(ctx->st));
+	dma_buf_put(dmabuf);
+	return ret;
 }
 
 static int edu_p2p_status(struct edu_p2p_ctx *ctx, struct edu_p2p_status __user *uarg)
@@ -279,8 +488,15 @@ static int edu_p2p_status(struct edu_p2p_ctx *ctx, struct edu_p2p_status __user 
 	if (ctx->attach) {
 		dma_resv_lock(ctx->dmabuf->resv, NULL);
 		st = ctx->st;
+#if EDU_P2P_HAVE_IB_UMEM
+		if (ctx->umem) {
+			st.mapped = !ctx->umem->revoked;
+			st.pinned = st.mapped;
+		}
+#endif
 		dma_resv_unlock(ctx->dmabuf->resv);
 	}
+	st.modes = EDU_P2P_MODES;
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
@@ -325,18 +541,30 @@ static int edu_p2p_open(struct inode *inode, struct file *file)
 	return 0;
 }
 
+/* Give up the import: unmap, unpin, detach, drop the dma-buf. */
+static void edu_p2p_unimport(struct edu_p2p_ctx *ctx)
+{
+#if EDU_P2P_HAVE_IB_UMEM
+	if (ctx->umem) {
+		ib_umem_release(&ctx->umem->umem);
+		ib_device_put(ctx->ibdev);
+		return;
+	}
+#endif
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	if (ctx->sgt)
+		edu_p2p_unmap_locked(ctx);
+	dma_resv_unlock(ctx->dmabuf->resv);
+	dma_buf_detach(ctx->dmabuf, ctx->attach);
+	dma_buf_put(ctx->dmabuf);
+}
+
 static int edu_p2p_release(struct inode *inode, struct file *file)
 {
 	struct edu_p2p_ctx *ctx = file->private_data;
 
-	if (ctx->attach) {
-		dma_resv_lock(ctx->dmabuf->resv, NULL);
-		if (ctx->sgt)
-			edu_p2p_unmap_locked(ctx);
-		dma_resv_unlock(ctx->dmabuf->resv);
-		dma_buf_detach(ctx->dmabuf, ctx->attach);
-		dma_buf_put(ctx->dmabuf);
-	}
+	if (ctx->attach)
+		edu_p2p_unimport(ctx);
 	kref_put(&ctx->edu->ref, edu_p2p_free);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
