@@ -43,6 +43,10 @@ load() {
 	modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || return 1
 	if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi
 }
+rxe_up() { # the software RDMA device the ib_umem importer and rdma-reg use
+	modprobe rdma_rxe && modprobe ib_uverbs && ip link set eth0 up &&
+		rdma link add rxe0 type rxe netdev eth0
+}
 unload() {
 	rmmod "$(echo "$VD_DRIVER" | tr - _)" || return 1
 	! grep -q "^$(echo "$VD_DRIVER" | tr - _) " /proc/modules
@@ -67,6 +71,7 @@ if [ -n "$VD_IMPORTER_KO" ]; then
 	step $S "load vd_test_importer" insmod "$H/$VD_IMPORTER_KO" || exit 1
 	step $S "bind edu $EDU_BDF to vd_test_importer" bind "$EDU_BDF" vd_test_importer || exit 1
 fi
+step $S "create rxe0 on eth0" rxe_up || exit 1
 if [ -n "$VD_P2P_KO" ]; then
 	step $S "load edu-p2p" insmod "$H/$VD_P2P_KO" || exit 1
 	step $S "bind edu $P2P_BDF to edu-p2p" bind "$P2P_BDF" edu-p2p || exit 1
@@ -94,5 +99,6 @@ step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
+step $T "delete rxe0" rdma link delete rxe0
 echo "1..$n" >>$T
 exit 0
