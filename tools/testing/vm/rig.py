@@ -14,6 +14,9 @@ TOP = os.path.abspath(os.path.join(VM, "..", "..", ".."))
 CACHE = os.environ.get("VD_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vfio-dmabuf")
 SHM_SIZE = 16 << 20
+# Lets two runs share the cache without sharing their work and run dirs,
+# e.g. VD_RUN_SUFFIX=-b for a second make check beside the first.
+RUN_SUFFIX = os.environ.get("VD_RUN_SUFFIX", "")
 TAGS = ["6.1", "6.12", "7.x"]
 
 
@@ -104,9 +107,15 @@ def ksft_dir():
 
 
 def build_selftests():
-    out = os.path.join(CACHE, "build", "selftests")
+    out = os.path.join(CACHE, "build", "selftests" + RUN_SUFFIX)
     rc, msg = sh(["make", "-s", "-C", os.path.join(TOP, "selftests", "vfio-dmabuf"),
                   "KSFT_DIR=" + ksft_dir(), "O=" + out])
+    if rc == 0:
+        # the command line tool, which cli_test drives; static, with rxe
+        rc, msg2 = sh(["make", "-s", "-C", os.path.join(TOP, "tools", "vfio-dmabuf"),
+                       "STATIC=1", "O=" + out])
+        if rc:	# on success, only static glibc's warnings about getaddrinfo
+            msg += msg2
     return rc == 0, msg, out
 
 
@@ -114,7 +123,7 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
     """Build one of the project's modules against TAG's headers, in a private
     copy of the tree (kbuild of these kernels writes objects next to the
     sources). Returns (ok, log, path of the .ko)."""
-    work = os.path.join(CACHE, "build", tag)
+    work = os.path.join(CACHE, "build", tag + RUN_SUFFIX)
     os.makedirs(work, exist_ok=True)
     for d in ("drivers", "include", "selftests"):
         sh(["rsync", "-a", "--delete", "--exclude", "*.o", "--exclude", "*.ko",
@@ -149,7 +158,7 @@ def initramfs(tag):
 
 
 def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None):
-    run = os.path.join(CACHE, "run", tag)
+    run = os.path.join(CACHE, "run", tag + RUN_SUFFIX)
     share = os.path.join(run, "share")
     shutil.rmtree(run, ignore_errors=True)
     os.makedirs(os.path.join(share, "out"))
