@@ -330,7 +330,7 @@ static const struct dma_buf_ops vdb_dmabuf_ops = {
  * unbounded but never silent.
  */
 static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
-			    bool revoke)
+			    bool revoke, enum vdb_hold why)
 {
 	struct dma_buf *dmabuf = priv->dmabuf;
 
@@ -338,6 +338,10 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 
 	if (priv->revoked == revoke)
 		return;
+	if (revoke)
+		vdb->revokes[why]++;
+	else
+		vdb->regrants[why]++;
 
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = revoke;
@@ -359,9 +363,10 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 
 /*
  * Bring every dma-buf of the device in line with vdb_mmio_usable(): the one
- * place that revokes and re-grants.
+ * place that revokes and re-grants. @why only names the cause in the
+ * counters.
  */
-static void vdb_dmabuf_update(struct vdb_device *vdb)
+static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_hold why)
 {
 	struct vdb_dmabuf *priv;
 	int revoke = -1;
@@ -388,7 +393,7 @@ static void vdb_dmabuf_update(struct vdb_device *vdb)
 		 */
 		if (revoke < 0)
 			revoke = !vdb_mmio_usable(vdb);
-		vdb_dmabuf_move(vdb, priv, revoke);
+		vdb_dmabuf_move(vdb, priv, revoke, why);
 		fput(priv->dmabuf->file);
 	}
 }
@@ -398,7 +403,7 @@ void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why)
 {
 	mutex_lock(&vdb->dmabufs_lock);
 	vdb->holds[why]++;
-	vdb_dmabuf_update(vdb);
+	vdb_dmabuf_update(vdb, why);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
@@ -410,15 +415,15 @@ void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why)
 		vdb->holds[why]--;
 	else	/* only close may have ended an AER hold already */
 		WARN_ON(why != VDB_HOLD_AER);
-	vdb_dmabuf_update(vdb);
+	vdb_dmabuf_update(vdb, why);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
-/* The device's state may have changed: follow it. */
-void vdb_dmabuf_sync(struct vdb_device *vdb)
+/* The device's state may have changed, through @why: follow it. */
+void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	vdb_dmabuf_update(vdb);
+	vdb_dmabuf_update(vdb, why);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
@@ -432,7 +437,7 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 
 	mutex_lock(&vdb->dmabufs_lock);
 	vdb->holds[VDB_HOLD_CLOSE]++;
-	vdb_dmabuf_update(vdb);
+	vdb_dmabuf_update(vdb, VDB_HOLD_CLOSE);
 	list_for_each_entry_safe(priv, tmp, &vdb->dmabufs, link) {
 		/* As in vdb_dmabuf_update(): dying files are left to ->release. */
 		if (!vdb_get_file_active(&priv->dmabuf->file))
@@ -449,6 +454,49 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 	 * outlive this one.
 	 */
 	vdb->holds[VDB_HOLD_AER] = 0;
+	mutex_unlock(&vdb->dmabufs_lock);
+}
+
+/*
+ * One line per live dma-buf of the device, then its ranges and importers,
+ * for debugfs. Same walk and locks as vdb_dmabuf_update().
+ */
+void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
+{
+	struct dma_buf_attachment *attach;
+	struct vdb_dmabuf *priv;
+	u32 i;
+
+	mutex_lock(&vdb->dmabufs_lock);
+	list_for_each_entry(priv, &vdb->dmabufs, link) {
+		struct dma_buf *dmabuf = priv->dmabuf;
+		unsigned int nr_attach = 0;
+
+		if (!vdb_get_file_active(&dmabuf->file))
+			continue;
+		dma_resv_lock(dmabuf->resv, NULL);
+		list_for_each_entry(attach, &dmabuf->attachments, node)
+			nr_attach++;
+		seq_printf(m, "dmabuf %lu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u\n",
+			   file_inode(dmabuf->file)->i_ino, priv->region_index,
+			   dmabuf->size, priv->nr_ranges, priv->revoked,
+			   atomic_read(&priv->nr_mapped), nr_attach);
+		for (i = 0; i < priv->nr_ranges; i++)
+			seq_printf(m, "  range %#llx %#llx\n",
+				   (unsigned long long)(priv->ranges[i].paddr -
+				   pci_resource_start(vdb->core.pdev, priv->region_index)),
+				   priv->ranges[i].len);
+		list_for_each_entry(attach, &dmabuf->attachments, node) {
+			struct vdb_attach *a = attach->priv;
+
+			seq_printf(m, "  importer %s driver %s maps %u pins %u\n",
+				   dev_name(attach->dev),
+				   attach->dev->driver ? attach->dev->driver->name : "-",
+				   a->maps, a->pins);
+		}
+		dma_resv_unlock(dmabuf->resv);
+		fput(dmabuf->file);
+	}
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 

@@ -58,7 +58,7 @@ static int vdb_device_feature(struct vfio_device *core_vdev, u32 flags,
 		return ret;
 	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
 		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
-		vdb_dmabuf_sync(vdb);
+		vdb_dmabuf_sync(vdb, VDB_HOLD_LOW_POWER);
 		return ret;
 	}
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
@@ -132,7 +132,7 @@ static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 	if (hold)
 		vdb_dmabuf_unhold(vdb, VDB_HOLD_CONFIG);
 	else
-		vdb_dmabuf_sync(vdb);
+		vdb_dmabuf_sync(vdb, VDB_HOLD_CONFIG);
 	mutex_unlock(&vdb->cfg_lock);
 	return ret;
 }
@@ -180,6 +180,7 @@ static int vdb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_pci_core_register_device(&vdb->core);
 	if (ret)
 		goto err_put;
+	vdb_debugfs_add(vdb);
 	return 0;
 
 err_put:
@@ -191,6 +192,8 @@ static void vdb_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
 
+	/* Waits for readers of the file in flight. */
+	vdb_debugfs_remove(vdb_from_core(vdev));
 	/* Waits until the device is closed, which detaches its dma-bufs... */
 	vfio_pci_core_unregister_device(vdev);
 	/* ...but for those already on their way to ->release. */
@@ -253,7 +256,25 @@ static struct pci_driver vdb_pci_driver = {
 	.err_handler		= &vdb_err_handlers,
 	.driver_managed_dma	= true,
 };
-module_pci_driver(vdb_pci_driver);
+
+static int __init vdb_init(void)
+{
+	int ret;
+
+	vdb_debugfs_init();
+	ret = pci_register_driver(&vdb_pci_driver);
+	if (ret)
+		vdb_debugfs_exit();
+	return ret;
+}
+module_init(vdb_init);
+
+static void __exit vdb_exit(void)
+{
+	pci_unregister_driver(&vdb_pci_driver);
+	vdb_debugfs_exit();
+}
+module_exit(vdb_exit);
 
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("vfio-pci variant driver exporting MMIO BARs as dma-bufs");

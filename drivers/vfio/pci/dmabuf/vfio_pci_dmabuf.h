@@ -6,6 +6,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/refcount.h>
+#include <linux/seq_file.h>
 #include <linux/vfio_pci_core.h>
 
 /*
@@ -43,6 +44,16 @@ struct vdb_device {
 	 */
 	refcount_t nr_exports;
 	struct completion exports_done;
+
+	/*
+	 * dma-bufs revoked and re-granted, by what set it off (a hold, or a
+	 * change of the device's state followed under that hold's name);
+	 * dmabufs_lock.
+	 */
+	u64 revokes[VDB_NR_HOLDS];
+	u64 regrants[VDB_NR_HOLDS];
+
+	struct dentry *debugfs;		/* this device's file */
 };
 
 static inline struct vdb_device *vdb_from_core(struct vfio_pci_core_device *vdev)
@@ -62,7 +73,15 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 void vdb_dmabuf_close(struct vdb_device *vdb);
 void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why);
 void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why);
-void vdb_dmabuf_sync(struct vdb_device *vdb);
+void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why);
 void vdb_dmabuf_wait_gone(struct vdb_device *vdb);
+
+/* debugfs.c: /sys/kernel/debug/vfio-pci-dmabuf/<BDF> */
+extern const char *const vdb_hold_names[VDB_NR_HOLDS];
+void vdb_debugfs_init(void);
+void vdb_debugfs_exit(void);
+void vdb_debugfs_add(struct vdb_device *vdb);
+void vdb_debugfs_remove(struct vdb_device *vdb);
+void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m);
 
 #endif /* VFIO_PCI_DMABUF_H */
