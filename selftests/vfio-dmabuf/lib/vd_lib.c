@@ -366,6 +366,29 @@ int vd_fdinfo(int fd, const char *key, char *val, size_t len)
 	return ret;
 }
 
+long vd_dbg_count(const char *bdf, const char *kind, const char *trigger)
+{
+	char path[128], line[512], *p;
+	size_t klen = strlen(kind), tlen = strlen(trigger);
+	long ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, kind, klen) || line[klen] != ' ')
+			continue;
+		for (p = strtok(line + klen, " \n"); p; p = strtok(NULL, " \n"))
+			if (!strncmp(p, trigger, tlen) && p[tlen] == '=')
+				ret = strtol(p + tlen + 1, NULL, 10);
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
 int vd_set_memory_enable(struct vd_dev *d, int on)
 {
 	struct vfio_region_info ri;
@@ -409,4 +432,73 @@ void vd_errno_row(const char *input, int ret)
 void vd_trigger_row(const char *trigger, const char *outcome)
 {
 	append_row("trigger-table.txt", trigger, outcome);
+}
+
+int vd_open_fds(void)
+{
+	struct dirent *de;
+	DIR *dir;
+	int n = 0;
+
+	dir = opendir("/proc/self/fd");
+	if (!dir)
+		return -errno;
+	while ((de = readdir(dir)))
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(dir);
+	return n - 1;	/* the directory's own fd */
+}
+
+int vd_dmabuf_count(const char *exp_name)
+{
+	char line[512], *f[5], *save, *p;
+	size_t i;
+	int n = 0;
+	FILE *fp;
+
+	fp = fopen("/sys/kernel/debug/dma_buf/bufinfo", "r");
+	if (!fp)
+		return -errno;
+	/* size, flags, mode, count, exp_name, ino, name: tab-separated */
+	while (fgets(line, sizeof(line), fp)) {
+		if (line[0] == '\t')
+			continue;
+		p = line;
+		for (i = 0; i < 5; i++, p = NULL)
+			if (!(f[i] = strtok_r(p, "\t\n", &save)))
+				break;
+		if (i == 5 && !strcmp(f[4], exp_name))
+			n++;
+	}
+	fclose(fp);
+	return n;
+}
+
+int vd_write_file(const char *path, const char *val)
+{
+	return write_sysfs(path, val);
+}
+
+int vd_read_file(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	int ret = 0;
+
+	if (!f)
+		return -errno;
+	if (!fgets(buf, len, f))
+		ret = ferror(f) ? -EIO : -ENODATA;
+	else
+		buf[strcspn(buf, "\n")] = '\0';
+	fclose(f);
+	return ret;
+}
+
+int vd_reopen_device(struct vd_dev *d)
+{
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
+	return d->fd < 0 ? -errno : 0;
 }

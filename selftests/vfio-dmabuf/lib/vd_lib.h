@@ -86,6 +86,12 @@ const char *vd_exporter_module(void);
 int vd_module_refcnt(const char *name);
 /* Value of KEY in /proc/self/fdinfo/FD, into @val. 0 or -errno. */
 int vd_fdinfo(int fd, const char *key, char *val, size_t len);
+/*
+ * From vfio-pci-dmabuf's debugfs file for @bdf: the count named @trigger
+ * on the line starting with @kind ("revokes", "regrants", "holds"); -1 if
+ * there is no such file or count.
+ */
+long vd_dbg_count(const char *bdf, const char *kind, const char *trigger);
 /* Set or clear PCI_COMMAND_MEMORY through the config region. 0 or -errno. */
 int vd_set_memory_enable(struct vd_dev *d, int on);
 /*
@@ -106,5 +112,24 @@ void vd_pattern(void *buf, size_t len, uint32_t seed);
  * holds vd_pattern(len, seed) at @offset of BAR2. 0 or -errno.
  */
 int vd_host_expect(const char *what, uint64_t offset, uint64_t len, uint32_t seed);
+
+/* Helpers of the hostile tests: fuzz, stress, fail_nth. */
+
+/* How many file descriptors this process has open, or -errno. */
+int vd_open_fds(void);
+/*
+ * How many dma-bufs exported by @exp_name exist now, from the dma-buf
+ * core's /sys/kernel/debug/dma_buf/bufinfo; -errno without debugfs.
+ */
+int vd_dmabuf_count(const char *exp_name);
+/* Write @val to the file @path (sysfs, debugfs, procfs). 0 or -errno. */
+int vd_write_file(const char *path, const char *val);
+/* Read the first line of @path into @buf, newline cut. 0 or -errno. */
+int vd_read_file(const char *path, char *buf, size_t len);
+/*
+ * A new device fd for @d->bdf from its open group into @d->fd (closing the
+ * old one first, if any). 0 or -errno.
+ */
+int vd_reopen_device(struct vd_dev *d);
 
 #endif /* VD_LIB_H */

@@ -75,7 +75,8 @@ def main():
     tap.result(rc == 0, "checkpatch --strict: drivers/ include/", msg)
     ok, msg, out = rig.build_selftests()
     if tap.result(ok, "build selftests", msg):
-        bins = sorted(glob.glob(os.path.join(out, "*_test")))
+        bins = sorted(glob.glob(os.path.join(out, "*_test"))) + [
+            os.path.join(out, "vfio-dmabuf")]
         shares = {}
         for tag in tags:
             share = run_kernel(tap, tag, bins, a.verbose)
