@@ -29,10 +29,16 @@
 
 static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 
+/* The triggers vfio-pci-dmabuf counts in debugfs. */
+static const char *const counted[] = { "config", "reset", "low_power", "aer", "close" };
+#define NR_COUNTED	(sizeof(counted) / sizeof(counted[0]))
+
 struct rig {
 	struct vd_dev dev;
 	int imp;
 	uint64_t cfg;	/* config region offset */
+	/* debugfs counts when the importer had mapped */
+	long revokes[NR_COUNTED], regrants[NR_COUNTED];
 };
 
 static int cfg_read(struct rig *r, unsigned int off, void *val, size_t len)
@@ -98,8 +104,42 @@ static int rig_setup(struct __test_metadata *_metadata, struct rig *r,
 		return -errno;
 	}
 	close(fd);
-	return ioctl(r->imp, VDTI_MAP) == 1 ? 0 : -errno;
+	if (ioctl(r->imp, VDTI_MAP) != 1)
+		return -errno;
+	for (unsigned int i = 0; i < NR_COUNTED; i++) {
+		r->revokes[i] = vd_dbg_count(bdf, "revokes", counted[i]);
+		r->regrants[i] = vd_dbg_count(bdf, "regrants", counted[i]);
+	}
+	return 0;
 }
+
+/*
+ * Ours counts every revoke and re-grant per trigger in debugfs: check that
+ * since setup exactly @revokes and @regrants were counted under @trigger,
+ * and nothing under any other. Mainline has no such file.
+ */
+static void expect_counted(struct __test_metadata *_metadata, struct rig *r,
+			   const char *trigger, long revokes, long regrants)
+{
+	unsigned int i;
+
+	if (vd_is_mainline())
+		return;
+	for (i = 0; i < NR_COUNTED; i++) {
+		int it = trigger && !strcmp(counted[i], trigger);
+		long rv = vd_dbg_count(r->dev.bdf, "revokes", counted[i]);
+		long rg = vd_dbg_count(r->dev.bdf, "regrants", counted[i]);
+
+		ASSERT_LE(0, rv) TH_LOG("no debugfs count revokes %s", counted[i]);
+		ASSERT_EQ(it ? revokes : 0, rv - r->revokes[i])
+			TH_LOG("debugfs: revokes counted under %s", counted[i]);
+		ASSERT_EQ(it ? regrants : 0, rg - r->regrants[i])
+			TH_LOG("debugfs: re-grants counted under %s", counted[i]);
+	}
+}
+
+#define EXPECT_COUNTED(trigger, revokes, regrants) \
+	expect_counted(_metadata, &self->r, trigger, revokes, regrants)
 
 static void rig_teardown(struct rig *r)
 {
@@ -181,6 +221,7 @@ TEST_F(ivshmem, vfio_device_reset)
 	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_RESET))
 		TH_LOG("RESET: %s", strerror(errno));
 	EXPECT_TRIGGER("VFIO_DEVICE_RESET", REGRANTED, REGRANTED, outcome(&self->r, 1));
+	EXPECT_COUNTED("reset", 1, 1);
 }
 
 TEST_F(ivshmem, vfio_device_pci_hot_reset)
@@ -204,6 +245,7 @@ TEST_F(ivshmem, vfio_device_pci_hot_reset)
 		TH_LOG("HOT_RESET: %s", strerror(errno));
 	EXPECT_TRIGGER("VFIO_DEVICE_PCI_HOT_RESET", REGRANTED, REGRANTED,
 		       outcome(&self->r, 1));
+	EXPECT_COUNTED("reset", 1, 1);
 	free(reset);
 	free(info);
 }
@@ -221,6 +263,7 @@ TEST_F(ivshmem, sysfs_reset)
 	close(fd);
 	EXPECT_TRIGGER("reset through sysfs (not through VFIO)", REGRANTED,
 		       "not revoked", outcome(&self->r, 1));
+	EXPECT_COUNTED("reset", 1, 1);
 }
 
 TEST_F(ivshmem, memory_disable_then_enable)
@@ -228,9 +271,11 @@ TEST_F(ivshmem, memory_disable_then_enable)
 	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 0));
 	EXPECT_TRIGGER("config write: memory decode off", "revoked", "revoked",
 		       outcome(&self->r, 0));
+	EXPECT_COUNTED("config", 1, 0);
 	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
 	EXPECT_TRIGGER("config write: memory decode on again", "re-granted",
 		       "re-granted", regrant_outcome(&self->r));
+	EXPECT_COUNTED("config", 1, 1);
 }
 
 /* A config write that leaves memory decode alone revokes nothing. */
@@ -242,6 +287,7 @@ TEST_F(ivshmem, unrelated_config_write_keeps_the_mapping)
 	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
 	EXPECT_TRIGGER("config write that keeps memory decode on", "not revoked",
 		       "not revoked", outcome(&self->r, 0));
+	EXPECT_COUNTED(NULL, 0, 0);
 }
 
 TEST_F(ivshmem, device_close)
@@ -249,6 +295,7 @@ TEST_F(ivshmem, device_close)
 	vd_close(&self->r.dev);
 	EXPECT_TRIGGER("close of the VFIO device", "revoked", "revoked",
 		       outcome(&self->r, 0));
+	EXPECT_COUNTED("close", 1, 0);
 }
 
 /* Unbind waits for the device fd; closing it revokes; the device goes. */
@@ -307,9 +354,11 @@ TEST_F(virtio, d3hot_then_d0)
 	ASSERT_EQ(0, set_power_state(&self->r, pm, 3));
 	EXPECT_TRIGGER("config write: PM control to D3hot", "revoked", "revoked",
 		       outcome(&self->r, 0));
+	EXPECT_COUNTED("config", 1, 0);
 	ASSERT_EQ(0, set_power_state(&self->r, pm, 0));
 	EXPECT_TRIGGER("config write: PM control back to D0", "re-granted",
 		       "re-granted", regrant_outcome(&self->r));
+	EXPECT_COUNTED("config", 1, 1);
 }
 
 TEST_F(virtio, flr_through_config_space)
@@ -323,6 +372,7 @@ TEST_F(virtio, flr_through_config_space)
 	ASSERT_EQ(0, cfg_write(&self->r, exp + PCI_EXP_DEVCTL, &devctl, 2));
 	EXPECT_TRIGGER("config write: PCIe FLR", REGRANTED, REGRANTED,
 		       outcome(&self->r, 1));
+	EXPECT_COUNTED("reset", 1, 1);
 }
 
 static int low_power(struct rig *r, uint32_t feature)
@@ -336,10 +386,12 @@ TEST_F(virtio, low_power_entry_then_exit)
 		TH_LOG("LOW_POWER_ENTRY: %s", strerror(errno));
 	EXPECT_TRIGGER("VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY", "revoked", "revoked",
 		       outcome(&self->r, 0));
+	EXPECT_COUNTED("low_power", 1, 0);
 	ASSERT_EQ(0, low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT))
 		TH_LOG("LOW_POWER_EXIT: %s", strerror(errno));
 	EXPECT_TRIGGER("VFIO_DEVICE_FEATURE_LOW_POWER_EXIT", "re-granted",
 		       "re-granted", regrant_outcome(&self->r));
+	EXPECT_COUNTED("low_power", 1, 1);
 }
 
 /* The layout /dev/aer_inject reads (drivers/pci/pcie/aer_inject.c). */
@@ -408,6 +460,7 @@ TEST_F(virtio, aer_nonfatal_error)
 		usleep(500000);
 	EXPECT_TRIGGER("AER non-fatal error (error_detected, then resume)", REGRANTED,
 		       "not revoked", outcome(&self->r, 1));
+	EXPECT_COUNTED("aer", 1, 1);
 	close(pfd.fd);
 }
 
