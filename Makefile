@@ -1,6 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 #   make [KDIR=...]   build vfio-pci-dmabuf.ko for a kernel (default: running)
+#   make install      install it for that kernel (modules_install + depmod)
+#   make dkms-install register this tree with DKMS, build and install it
+#   make tools        build the vfio-dmabuf command line tool
 #   make demo         boot a Debian 6.12 guest and export a BAR, end to end
 #   make check        every test on every guest kernel (TAP)
 #   make checkpatch   checkpatch.pl --strict on drivers/ and include/
@@ -12,6 +15,35 @@ all: modules
 
 modules:
 	$(MAKE) -C $(KDIR) M=$(MDIR) modules
+
+# DKMS wants the source under /usr/src/NAME-VERSION: the driver, its uAPI
+# header, this Makefile and dkms.conf, nothing else.
+DKMS_VER := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+DKMS_SRC ?= /usr/src/vfio-pci-dmabuf-$(DKMS_VER)
+
+install: modules
+	$(MAKE) -C $(KDIR) M=$(MDIR) modules_install
+
+# Stage the DKMS source tree in DKMS_SRC.
+dkms-src:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)/include/uapi/linux
+	cp Makefile dkms.conf $(DKMS_SRC)/
+	cp include/uapi/linux/vfio_dmabuf.h $(DKMS_SRC)/include/uapi/linux/
+	cp -r --parents drivers/vfio/pci/dmabuf $(DKMS_SRC)/
+	find $(DKMS_SRC)/drivers \( -name '*.o' -o -name '*.ko' -o -name '*.mod*' \
+		-o -name compat_probed.h -o -name '.*.cmd' \) -delete
+
+dkms-install: dkms-src
+	dkms add vfio-pci-dmabuf/$(DKMS_VER) || true
+	dkms install vfio-pci-dmabuf/$(DKMS_VER)
+
+dkms-remove:
+	dkms remove vfio-pci-dmabuf/$(DKMS_VER) --all || true
+	rm -rf $(DKMS_SRC)
+
+tools:
+	$(MAKE) -C tools/vfio-dmabuf
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(MDIR) clean 2>/dev/null || \
@@ -30,4 +62,4 @@ demo: deps
 checkpatch: deps
 	@$(VM)/checkpatch.sh
 
-.PHONY: all modules clean deps check demo checkpatch
+.PHONY: all modules install dkms-src dkms-install dkms-remove tools clean deps check demo checkpatch

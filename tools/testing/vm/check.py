@@ -39,6 +39,15 @@ def run_kernel(tap, tag, bins, verbose):
         ok, msg, ko = rig.build_module(tag)
         if not tap.result(ok, "%s: build vfio-pci-dmabuf.ko against %s" % (name, rig.krel(tag)), msg):
             return None
+        ok, msg = rig.dkms_build(tag)
+        tap.result(ok, "%s: dkms build against %s" % (name, rig.krel(tag)), msg)
+    else:
+        # vfio-pci has the feature: our build must stop and say so
+        ok, msg, ko = rig.build_module(tag)
+        ko = None
+        tap.result(not ok and "already exports BARs as dma-bufs" in msg,
+                   "%s: vfio-pci-dmabuf refuses to build, naming vfio-pci's own export" % name,
+                   msg)
     ok, msg, importer = rig.build_importer(tag)
     if not tap.result(ok, "%s: build vd_test_importer.ko" % name, msg):
         return None

@@ -7,7 +7,7 @@ pkgs=(
 	qemu-system-x86 busybox-static kmod build-essential libelf-dev
 	bc bison flex libssl-dev dwarves cpio xz-utils zstd python3 rsync
 	iproute2 rdma-core ibverbs-providers libibverbs-dev pkg-config
-	debian-archive-keyring ca-certificates debootstrap
+	debian-archive-keyring ca-certificates debootstrap dkms
 )
 missing=()
 for p in "${pkgs[@]}"; do

@@ -142,6 +142,31 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
     return rc == 0, msg, ko
 
 
+def dkms_build(tag):
+    """`dkms build` of the tree `make dkms-src` stages, against TAG's
+    headers, with DKMS's trees in the cache (the host's stay untouched).
+    Returns (ok, log)."""
+    top = os.path.join(CACHE, "dkms" + RUN_SUFFIX)
+    shutil.rmtree(top, ignore_errors=True)
+    ver = re.search(r'PACKAGE_VERSION="([^"]+)"',
+                    open(os.path.join(TOP, "dkms.conf")).read()).group(1)
+    src = os.path.join(top, "src", "vfio-pci-dmabuf-" + ver)
+    rc, msg = sh(["make", "-s", "-C", TOP, "dkms-src", "DKMS_SRC=" + src])
+    if rc:
+        return False, msg
+    for d in ("tree", "inst"):
+        os.makedirs(os.path.join(top, d))
+    cmd = ["dkms", "build", "vfio-pci-dmabuf/" + ver,
+           "--dkmstree", os.path.join(top, "tree"), "--sourcetree", os.path.join(top, "src"),
+           "--installtree", os.path.join(top, "inst"), "-k", krel(tag),
+           "--kernelsourcedir", tag_file(tag, "kdir")]
+    rc, msg = sh(cmd)
+    ko = os.path.join(top, "tree", "vfio-pci-dmabuf", ver, krel(tag), "x86_64", "module",
+                      "vfio-pci-dmabuf.ko")
+    ok = rc == 0 and os.path.exists(ko)
+    return ok, " ".join(cmd) + "\n" + msg
+
+
 def build_importer(tag):
     return build_module(tag, "selftests/vfio-dmabuf/importer", "vd_test_importer")
 

@@ -13,6 +13,10 @@
 
 #include "compat_probed.h"
 
+#ifdef VD_HAVE_NATIVE_DMA_BUF
+#error "This kernel's vfio-pci already exports BARs as dma-bufs: bind devices to vfio-pci."
+#endif
+
 #ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
 #define VDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS(DMA_BUF)
 #else

@@ -477,8 +477,9 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 		dma_resv_lock(dmabuf->resv, NULL);
 		list_for_each_entry(attach, &dmabuf->attachments, node)
 			nr_attach++;
-		seq_printf(m, "dmabuf %lu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u\n",
-			   file_inode(dmabuf->file)->i_ino, priv->region_index,
+		seq_printf(m, "dmabuf %llu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u\n",
+			   (unsigned long long)file_inode(dmabuf->file)->i_ino,
+			   priv->region_index,
 			   dmabuf->size, priv->nr_ranges, priv->revoked,
 			   atomic_read(&priv->nr_mapped), nr_attach);
 		for (i = 0; i < priv->nr_ranges; i++)
