@@ -601,7 +601,12 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	if (ret)
 		return ret;
 
-	ur = vmemdup_user(uarg->dma_ranges, (size_t)hdr.nr_ranges * sizeof(*ur));
+	/*
+	 * argsz may be up to 4 GiB. kmalloc only, quietly: a count too big for
+	 * it fails with -ENOMEM (as mainline's memdup_array_user() does)
+	 * instead of asking vmalloc for gigabytes and warning about it.
+	 */
+	ur = memdup_user(uarg->dma_ranges, (size_t)hdr.nr_ranges * sizeof(*ur));
 	if (IS_ERR(ur))
 		return PTR_ERR(ur);
 	priv = kvzalloc(struct_size(priv, ranges, hdr.nr_ranges), GFP_KERNEL);
@@ -616,7 +621,7 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	ret = vdb_fill_ranges(priv, vdev->pdev, ur, &size);
 	if (ret)
 		goto err_free_priv;
-	kvfree(ur);
+	kfree(ur);
 	ur = NULL;
 
 	/* Held from here until ->release, or vdb_dmabuf_close(). */
@@ -654,6 +659,6 @@ err_put_export:
 err_free_priv:
 	kvfree(priv);
 err_free_ur:
-	kvfree(ur);
+	kfree(ur);
 	return ret;
 }
