@@ -14,6 +14,8 @@ say "guest: ivshmem device is $BDF"
 echo "$VD_DRIVER" >/sys/bus/pci/devices/$BDF/driver_override
 [ -e /sys/bus/pci/devices/$BDF/driver ] && echo $BDF >/sys/bus/pci/devices/$BDF/driver/unbind
 echo $BDF >/sys/bus/pci/drivers_probe
+# its ib_umem mode links against ib_core/ib_uverbs where they have it
+modprobe ib_uverbs 2>/dev/null
 insmod $H/$VD_P2P_KO || exit 1
 for d in /sys/bus/pci/devices/*; do
 	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && EDU=$(basename $d) && break
