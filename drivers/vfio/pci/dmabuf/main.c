@@ -107,11 +107,23 @@ static bool vdb_config_write_may_disable(struct vfio_pci_core_device *vdev,
 	return false;
 }
 
+/* Whether a config write reaches the registers that turn MMIO on or off. */
+static bool vdb_config_write_is_mmio(struct vfio_pci_core_device *vdev,
+				     size_t count, loff_t pos)
+{
+	struct pci_dev *pdev = vdev->pdev;
+
+	return vdb_overlaps(pos, count, PCI_COMMAND, 2) ||
+	       (pdev->pm_cap && vdb_overlaps(pos, count, pdev->pm_cap + PCI_PM_CTRL, 2));
+}
+
 /*
  * Config writes that may turn MMIO off revoke before the write reaches the
- * device; every config write re-reads the state after it (memory decode
- * back on, D0 again). FLR through config space is a reset: the reset hooks
- * see it.
+ * device; every write to the command or PM control register re-reads the
+ * state after it (memory decode back on, D0 again). Other registers cannot
+ * change it, and a guest writes them often (BAR sizing, MSI setup): they
+ * pass straight through, without a walk of the dma-bufs. FLR through config
+ * space is a reset: the reset hooks see it.
  */
 static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 			 size_t count, loff_t *ppos)
@@ -121,7 +133,8 @@ static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 	bool hold;
 	ssize_t ret;
 
-	if (VFIO_PCI_OFFSET_TO_INDEX(*ppos) != VFIO_PCI_CONFIG_REGION_INDEX)
+	if (VFIO_PCI_OFFSET_TO_INDEX(*ppos) != VFIO_PCI_CONFIG_REGION_INDEX ||
+	    !vdb_config_write_is_mmio(&vdb->core, count, pos))
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 
 	mutex_lock(&vdb->cfg_lock);
