@@ -5,6 +5,7 @@
 #   make dkms-install register this tree with DKMS, build and install it
 #   make tools        build the vfio-dmabuf command line tool
 #   make demo         boot a Debian 6.12 guest and export a BAR, end to end
+#   make bench        time and size exports, maps and revokes: ours vs mainline
 #   make check        every test on every guest kernel (TAP)
 #   make checkpatch   checkpatch.pl --strict on drivers/ and include/
 KDIR ?= /lib/modules/$(shell uname -r)/build
@@ -59,7 +60,11 @@ check: deps
 demo: deps
 	@$(VM)/demo.py
 
+# Not a test: our driver on 6.12 against mainline vfio-pci on 7.x, a table.
+bench: deps
+	@$(VM)/bench.py
+
 checkpatch: deps
 	@$(VM)/checkpatch.sh
 
-.PHONY: all modules install dkms-src dkms-install dkms-remove tools clean deps check demo checkpatch
+.PHONY: all modules install dkms-src dkms-install dkms-remove tools clean deps check demo bench checkpatch
