@@ -4,6 +4,7 @@
 # into the cache, resolving each version from its suite's metapackage.
 #
 # usage: fetch-kernels.sh [TAG...]        (default: all of $VD_TAGS)
+# The tag "dbg" is built from source instead: see build-debug-kernel.sh.
 # Result per tag, under $VD_CACHE/k/TAG/:
 #   krel        the kernel release, e.g. 6.12.95+deb12-amd64
 #   version     the Debian package version
@@ -95,5 +96,10 @@ one_tag() {
 
 for t in "${@:-$VD_TAGS}"; do
 	# shellcheck disable=SC2086
-	for one in $t; do one_tag "$one"; done
+	for one in $t; do
+		case $one in
+		dbg) "$VD_RIG/build-debug-kernel.sh" ;;
+		*)   one_tag "$one" ;;
+		esac
+	done
 done

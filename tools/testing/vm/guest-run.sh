@@ -47,6 +47,12 @@ rxe_up() { # the software RDMA device the ib_umem importer and rdma-reg use
 	modprobe rdma_rxe && modprobe ib_uverbs && ip link set eth0 up &&
 		rdma link add rxe0 type rxe netdev eth0
 }
+kmemleak_none() { # debug kernel: scan twice (objects must age), report any leak
+	k=/sys/kernel/debug/kmemleak
+	echo scan >$k && sleep 6 && echo scan >$k || return 1
+	leaks=$(cat $k)
+	[ -z "$leaks" ] || { echo "$leaks" | head -60; return 1; }
+}
 unload() {
 	rmmod "$(echo "$VD_DRIVER" | tr - _)" || return 1
 	! grep -q "^$(echo "$VD_DRIVER" | tr - _) " /proc/modules
@@ -100,5 +106,8 @@ step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
 step $T "delete rxe0" rdma link delete rxe0
+if [ -e /sys/kernel/debug/kmemleak ]; then
+	step $T "kmemleak: no leak after the whole suite" kmemleak_none
+fi
 echo "1..$n" >>$T
 exit 0

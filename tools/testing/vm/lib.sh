@@ -12,6 +12,10 @@ VD_RIG=$VD_TOP/tools/testing/vm
 # The guest kernels: tag -> Debian suites whose metapackage names the kernel.
 # The exact version is resolved at fetch time and recorded in $VD_CACHE/k/<tag>/krel.
 VD_TAGS="6.1 6.12 7.x"
+# One more tag, built rather than fetched and only on request (a cold build
+# takes minutes): "dbg", a lockdep+KASAN 6.12 from the linux-source of this
+# tag's suite (build-debug-kernel.sh, debug.config).
+VD_DBG_SOURCE_TAG=6.12
 vd_suites() {
 	case $1 in
 	6.1)  echo "bookworm bookworm-security" ;;

@@ -17,7 +17,9 @@ md=$base/lib/modules/$krel
 want="vfio vfio_iommu_type1 vfio-pci vfio-pci-core iommufd virtio_pci virtio_net
  9p 9pnet_virtio rdma_rxe ib_uverbs ib_core aer_inject crc32_generic crc32c_generic
  crc32-pclmul crc32c-intel"
-key=$(cat "$0" "$VD_RIG/guest-init" /bin/busybox /usr/bin/rdma | sha256sum | cut -c1-16)
+# The kernel's config is in the key: the dbg kernel keeps its release when
+# debug.config changes, and its modules with it.
+key=$(cat "$0" "$VD_RIG/guest-init" /bin/busybox /usr/bin/rdma "$kd/config" | sha256sum | cut -c1-16)
 out=$VD_CACHE/initramfs/$tag-$krel-$key.cpio.gz
 if [ -s "$out" ]; then echo "$out"; exit 0; fi
 

@@ -17,7 +17,15 @@ SHM_SIZE = 16 << 20
 # Lets two runs share the cache without sharing their work and run dirs,
 # e.g. VD_RUN_SUFFIX=-b for a second make check beside the first.
 RUN_SUFFIX = os.environ.get("VD_RUN_SUFFIX", "")
+# The Debian kernels, fetched. make check runs DEBUG_TAG after them.
 TAGS = ["6.1", "6.12", "7.x"]
+# 6.12 built from Debian's source with lockdep,
+# KASAN, kmemleak and debugobjects (build-debug-kernel.sh). A WARN or a KASAN
+# report there panics (panic_on_warn): the run stops where it happened.
+DEBUG_TAG = "dbg"
+BOOT_APPEND = {DEBUG_TAG: "panic_on_warn=1"}
+# Its guest runs several times slower than the Debian kernels' under TCG.
+BOOT_TIMEOUT_SCALE = {DEBUG_TAG: 3}
 
 
 def log(msg):
@@ -43,14 +51,18 @@ def krel(tag):
 
 
 def label(tag):
-    """6.12.95+deb12-amd64 -> 6.12: what the run is called in test names."""
+    """6.12.95+deb12-amd64 -> 6.12: what the run is called in test names;
+    the debug kernel is 6.12-dbg, apart from Debian's 6.12."""
     m = re.match(r"(\d+\.\d+)", krel(tag))
-    return m.group(1) if m else tag
+    if not m:
+        return tag
+    return m.group(1) + ("-" + tag if tag == DEBUG_TAG else "")
 
 
 def ours(tag):
-    """Our driver is under test on 6.x; 7.x runs mainline vfio-pci."""
-    return tag.startswith("6.")
+    """Our driver is under test on 6.x (dbg is a 6.12); 7.x runs mainline
+    vfio-pci."""
+    return tag.startswith("6.") or tag == DEBUG_TAG
 
 
 def driver(tag):
@@ -88,9 +100,13 @@ class Tap:
 
 
 def fetch(tags):
-    rc, out = sh([os.path.join(VM, "fetch-kernels.sh")] + tags)
-    if rc:
-        sys.stderr.write(out)
+    # Passed on as it comes: building the debug kernel takes minutes, and
+    # says how far it got every 30 s.
+    p = subprocess.Popen([os.path.join(VM, "fetch-kernels.sh")] + tags,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in p.stdout:
+        log(line.rstrip("\n"))
+    if p.wait():
         raise SystemExit("fetching kernels failed")
     for t in tags:
         log("%s: %s (Debian %s)" % (label(t), krel(t), tag_file(t, "version")))
@@ -214,6 +230,8 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None)
 def boot(tag, run, share, shm, timeout=900, verbose=False, append=""):
     """Boot TAG with the share; return (status, stderr text, seconds)."""
     t0 = time.time()
+    append = (BOOT_APPEND.get(tag, "") + " " + append).strip()
+    timeout *= BOOT_TIMEOUT_SCALE.get(tag, 1)
     cmd = [sys.executable, os.path.join(VM, "vmrun.py"),
            "--kernel", os.path.join(CACHE, "k", tag, "vmlinux"),
            "--initrd", initramfs(tag), "--share", share, "--shm", shm,

@@ -31,10 +31,12 @@ SPLAT = re.compile(
     r"Kernel panic|INFO: task .* blocked|refcount_t:|list_(add|del) corruption|"
     r"ODEBUG:|DMAR: \[DMA (Read|Write)\]|DMAR: DRHD: handling fault)")
 # Kernel lines that match SPLAT but are no splat: the boot-time advisory
-# Debian's 6.x print on an AMD Zen guest CPU (the rig uses -cpu EPYC).
+# Debian's 6.x print on an AMD Zen guest CPU (the rig uses -cpu EPYC), and
+# the debug kernel's kmemleak saying it started.
 NOT_SPLAT = re.compile(
     r"Speculative Return Stack Overflow: WARNING: See https://kernel.org/doc/"
-    r"html/latest/admin-guide/hw-vuln/srso.html for mitigation options\.$")
+    r"html/latest/admin-guide/hw-vuln/srso.html for mitigation options\.$|"
+    r"kmemleak: Kernel memory leak detector initialized \(mem pool available: \d+\)$")
 
 
 def qemu_cmd(a):
