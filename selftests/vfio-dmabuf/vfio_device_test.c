@@ -4,6 +4,7 @@
  * device: group/container open, region info, config space, BAR mmap whose
  * writes reach the device (the host checks the ivshmem backing file).
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -134,6 +135,71 @@ TEST(second_open_of_group_is_refused)
 	/* and the device is usable again once the first user is gone */
 	ASSERT_EQ(0, vd_open_group(&b, bdf));
 	vd_close(&b);
+}
+
+/*
+ * The cdev path: /dev/vfio/devices/vfioN bound to an iommufd, as a VMM on a
+ * kernel with IOMMUFD opens it. Only self-built kernels in the rig have
+ * IOMMUFD (the debug kernel); Debian's 6.1, 6.12 and 7.x do not.
+ *
+ * The uAPI of 6.6+, spelled out here because the build host's 6.1 headers
+ * lack it (and 7.x grew the structs, which argsz tells apart).
+ */
+struct cdev_bind {
+	uint32_t argsz, flags;
+	int32_t iommufd;
+	uint32_t out_devid;
+};
+#define CDEV_BIND_IOMMUFD	_IO(VFIO_TYPE, VFIO_BASE + 18)
+struct cdev_attach_pt {
+	uint32_t argsz, flags, pt_id;
+};
+#define CDEV_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
+struct iommufd_ioas_alloc {
+	uint32_t size, flags, out_ioas_id;
+};
+#define IOMMUFD_IOAS_ALLOC	_IO(';', 0x81)
+
+TEST(cdev_with_iommufd_exports)
+{
+	const struct vfio_region_dma_range r = { 0, 0x1000 };
+	struct cdev_bind bind = { .argsz = sizeof(bind) };
+	struct cdev_attach_pt at = { .argsz = sizeof(at) };
+	struct iommufd_ioas_alloc ioas = { .size = sizeof(ioas) };
+	char bdf[32], path[300], name[256] = "";
+	struct dirent *de;
+	int iommufd, dev, fd;
+	DIR *dir;
+
+	if (access("/dev/iommu", F_OK))
+		SKIP(return, "no /dev/iommu: this kernel has no IOMMUFD (Debian's have none)");
+	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
+	dir = opendir(path);
+	ASSERT_NE(NULL, dir) TH_LOG("%s: %s (VFIO_DEVICE_CDEV off?)", path, strerror(errno));
+	while ((de = readdir(dir)))
+		if (!strncmp(de->d_name, "vfio", 4))
+			snprintf(name, sizeof(name), "%s", de->d_name);
+	closedir(dir);
+	ASSERT_NE(0, name[0]);
+	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
+	dev = open(path, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, dev) TH_LOG("%s: %s", path, strerror(errno));
+	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, iommufd);
+	bind.iommufd = iommufd;
+	ASSERT_EQ(0, ioctl(dev, CDEV_BIND_IOMMUFD, &bind))
+		TH_LOG("BIND_IOMMUFD: %s", strerror(errno));
+	ASSERT_EQ(0, ioctl(iommufd, IOMMUFD_IOAS_ALLOC, &ioas))
+		TH_LOG("IOAS_ALLOC: %s", strerror(errno));
+	at.pt_id = ioas.out_ioas_id;
+	ASSERT_EQ(0, ioctl(dev, CDEV_ATTACH_IOMMUFD_PT, &at))
+		TH_LOG("ATTACH_IOMMUFD_PT: %s", strerror(errno));
+	fd = vd_export(dev, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0);
+	ASSERT_LE(0, fd) TH_LOG("export through the cdev: %s", strerror(errno));
+	close(fd);
+	close(dev);
+	close(iommufd);
 }
 
 TEST_HARNESS_MAIN
