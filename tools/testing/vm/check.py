@@ -57,8 +57,10 @@ def run_kernel(tap, tag, bins, verbose):
     ok, msg, p2p = rig.build_edu_p2p(tag)
     if not tap.result(ok, "%s: build edu-p2p.ko" % name, msg):
         return None
+    # VD_FUZZ_SEED / _ITER / _COUNT / _SECS replay or resize the uAPI fuzz
+    fuzz = {k: v for k, v in os.environ.items() if k.startswith("VD_FUZZ_")}
     run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko,
-                                        importer=importer, p2p=p2p)
+                                        env=fuzz, importer=importer, p2p=p2p)
     status, err, secs = rig.boot(tag, run, share, shm, verbose=verbose)
     rig.log("%s: guest ran %.0fs, status %d (console: %s)" % (
         name, secs, status, os.path.join(run, "console.log")))
@@ -97,7 +99,9 @@ def main():
         check_doc_tables(tap, shares, a.update_docs)
     if "6.12" in tags:
         # the main job, as a user runs it: make demo
-        rc, msg = rig.sh([os.path.join(rig.VM, "demo.py")])
+        # in run dirs of its own: the suite's shares stay for a post-mortem
+        rc, msg = rig.sh([os.path.join(rig.VM, "demo.py")],
+                         env=dict(os.environ, VD_RUN_SUFFIX=rig.RUN_SUFFIX + "-demo"))
         tap.result(rc == 0 and "demo OK" in msg, "make demo: export, peer-to-peer DMA, "
                    "revoke and re-grant, checked on the host", msg)
     rig.log("wall time %.0fs" % (time.time() - t0))

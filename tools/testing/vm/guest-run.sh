@@ -4,7 +4,9 @@
 # bind the ivshmem device to it, run every test program, unbind and unload.
 # Each step and each program leaves a TAP stream in /mnt/host/out/*.tap.
 H=/mnt/host
-. $H/env			# VD_DRIVER, VD_KO (our module, if under test)
+. $H/env			# VD_DRIVER, VD_KO (our module, if under test), VD_FUZZ_*
+# shellcheck disable=SC2046
+export $(sed -n 's/=.*//p' $H/env)
 OUT=$H/out
 export VD_OUT=$OUT VD_DRIVER
 n=0
