@@ -10,21 +10,7 @@ export VD_OUT=$H/out VD_DRIVER
 # bench.py --graph-funcs/--graph-depth: what vd_bench -g traces
 [ -n "$VD_BENCH_GRAPH" ] && export VD_BENCH_GRAPH
 [ -n "$VD_BENCH_GRAPH_DEPTH" ] && export VD_BENCH_GRAPH_DEPTH
-find_dev() { # find_dev VENDOR:DEVICE
-	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat $d/vendor):$(cat $d/device)" = "$1" ] && basename $d && return 0
-	done
-	return 1
-}
-bind() { # bind BDF DRIVER
-	echo "$2" >/sys/bus/pci/devices/$1/driver_override || return 1
-	if [ -e /sys/bus/pci/devices/$1/driver ]; then
-		echo "$1" >/sys/bus/pci/devices/$1/driver/unbind || return 1
-	fi
-	echo "$1" >/sys/bus/pci/drivers_probe
-	drv=$(basename "$(readlink /sys/bus/pci/devices/$1/driver)")
-	[ "$drv" = "$2" ] || { echo "bench: $1 bound to '$drv', not $2"; return 1; }
-}
+. $H/lib.sh			# find_dev, bind, unbind
 modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || exit 1
 if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi || exit 1
 BDF=$(find_dev 0x1af4:0x1110) || { echo "bench: no ivshmem device"; exit 1; }

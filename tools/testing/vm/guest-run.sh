@@ -21,26 +21,7 @@ step() { # step FILE NAME CMD...: run CMD, record it as a test
 	shift 2
 	if msg=$("$@" 2>&1); then tap "$f" ok "$name"; else tap "$f" not-ok "$name" "$msg"; fi
 }
-find_dev() { # find_dev VENDOR:DEVICE
-	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat $d/vendor):$(cat $d/device)" = "$1" ] && basename $d && return 0
-	done
-	return 1
-}
-bind() { # bind BDF DRIVER
-	echo "$2" >/sys/bus/pci/devices/$1/driver_override || return 1
-	if [ -e /sys/bus/pci/devices/$1/driver ]; then
-		echo "$1" >/sys/bus/pci/devices/$1/driver/unbind || return 1
-	fi
-	echo "$1" >/sys/bus/pci/drivers_probe
-	drv=$(basename "$(readlink /sys/bus/pci/devices/$1/driver)")
-	[ "$drv" = "$2" ] || { echo "bound to '$drv', not $2"; return 1; }
-}
-unbind() {
-	echo "$1" >/sys/bus/pci/devices/$1/driver/unbind || return 1
-	echo >/sys/bus/pci/devices/$1/driver_override
-	[ ! -e /sys/bus/pci/devices/$1/driver ] || { echo "still bound"; return 1; }
-}
+. $H/lib.sh			# find_dev, bind, unbind
 load() {
 	modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || return 1
 	if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi

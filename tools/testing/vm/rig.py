@@ -205,6 +205,7 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None)
     os.makedirs(os.path.join(share, "out"))
     os.makedirs(os.path.join(share, "bin"))
     shutil.copy(run_sh, os.path.join(share, "run.sh"))
+    shutil.copy(os.path.join(VM, "guest-lib.sh"), os.path.join(share, "lib.sh"))
     for b in bins:
         shutil.copy(b, os.path.join(share, "bin"))
     e = {"VD_DRIVER": driver(tag), "VD_KO": "", "VD_IMPORTER_KO": "", "VD_P2P_KO": ""}
