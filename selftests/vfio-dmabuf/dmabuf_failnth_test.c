@@ -204,6 +204,32 @@ static void note_err(struct sweep *sw, int err)
 			 "%s%s", sw->errs[0] ? "/" : "", name);
 }
 
+/* Count fault point @n: the call succeeded anyway (@ok) or failed with @err. */
+static void tally(struct __test_metadata *_metadata, struct sweep *sw,
+		  const char *call, unsigned int n, bool ok, int err)
+{
+	if (ok) {
+		sw->survived++;
+		add_n(sw->survived_at, sizeof(sw->survived_at), n);
+		return;
+	}
+	sw->failed++;
+	add_n(sw->failed_at, sizeof(sw->failed_at), n);
+	note_err(sw, err);
+	ASSERT_EQ(ENOMEM, err) TH_LOG("%s, fault point %u: %s", call, n, strerrorname_np(err));
+}
+
+/* The sweep ran through at @n: report it and check it was a real one. */
+static void finish(struct __test_metadata *_metadata, FIXTURE_DATA(failnth) *self,
+		   struct sweep *sw, const char *call, const char *what, unsigned int n)
+{
+	sw->last = n;
+	report(what, sw);
+	ASSERT_GT(MAX_NTH, n);
+	ASSERT_LT(0, sw->failed) TH_LOG("no fault point failed the %s: is failslab on?", call);
+	check_clean(_metadata, self, call, n);
+}
+
 TEST_F_TIMEOUT(failnth, export, 600)
 {
 	struct sweep sw = { 0 };
@@ -221,24 +247,12 @@ TEST_F_TIMEOUT(failnth, export, 600)
 			close(fd);
 			break;
 		}
-		if (fd >= 0) {
-			sw.survived++;
-			add_n(sw.survived_at, sizeof(sw.survived_at), n);
+		tally(_metadata, &sw, "export", n, fd >= 0, err);
+		if (fd >= 0)
 			close(fd);
-		} else {
-			sw.failed++;
-			add_n(sw.failed_at, sizeof(sw.failed_at), n);
-			note_err(&sw, err);
-			ASSERT_EQ(ENOMEM, err) TH_LOG("export, fault point %u: %s", n,
-						      strerrorname_np(err));
-		}
 		check_clean(_metadata, self, "export", n);
 	}
-	sw.last = n;
-	report("export", &sw);
-	ASSERT_GT(MAX_NTH, n);
-	ASSERT_LT(0, sw.failed) TH_LOG("no fault point failed the export: is failslab on?");
-	check_clean(_metadata, self, "export", n);
+	finish(_metadata, self, &sw, "export", "export", n);
 }
 
 TEST_F_TIMEOUT(failnth, importer_attach, 600)
@@ -268,23 +282,10 @@ TEST_F_TIMEOUT(failnth, importer_attach, 600)
 			ASSERT_EQ(0, ret) TH_LOG("n = %u, no fault injected: %s", n, strerror(err));
 			break;
 		}
-		if (!ret) {
-			sw.survived++;
-			add_n(sw.survived_at, sizeof(sw.survived_at), n);
-		} else {
-			sw.failed++;
-			add_n(sw.failed_at, sizeof(sw.failed_at), n);
-			note_err(&sw, err);
-			ASSERT_EQ(ENOMEM, err) TH_LOG("attach, fault point %u: %s", n,
-						      strerrorname_np(err));
-		}
+		tally(_metadata, &sw, "attach", n, !ret, err);
 		check_clean(_metadata, self, "attach", n);
 	}
-	sw.last = n;
-	report("importer attach", &sw);
-	ASSERT_GT(MAX_NTH, n);
-	ASSERT_LT(0, sw.failed);
-	check_clean(_metadata, self, "attach", n);
+	finish(_metadata, self, &sw, "attach", "importer attach", n);
 }
 
 TEST_F_TIMEOUT(failnth, importer_map, 600)
@@ -321,23 +322,10 @@ TEST_F_TIMEOUT(failnth, importer_map, 600)
 			ASSERT_LE(0, ret) TH_LOG("n = %u, no fault injected: %s", n, strerror(err));
 			break;
 		}
-		if (ret >= 0) {
-			sw.survived++;
-			add_n(sw.survived_at, sizeof(sw.survived_at), n);
-		} else {
-			sw.failed++;
-			add_n(sw.failed_at, sizeof(sw.failed_at), n);
-			note_err(&sw, err);
-			ASSERT_EQ(ENOMEM, err) TH_LOG("map, fault point %u: %s", n,
-						      strerrorname_np(err));
-		}
+		tally(_metadata, &sw, "map", n, ret >= 0, err);
 		check_clean(_metadata, self, "map", n);
 	}
-	sw.last = n;
-	report("importer map", &sw);
-	ASSERT_GT(MAX_NTH, n);
-	ASSERT_LT(0, sw.failed);
-	check_clean(_metadata, self, "map", n);
+	finish(_metadata, self, &sw, "map", "importer map", n);
 }
 
 TEST_HARNESS_MAIN
