@@ -167,13 +167,11 @@ static void edu_p2p_move_notify(struct dma_buf_attachment *attach)
 #define EDU_P2P_NOTIFY(fn)	.move_notify = (fn)
 #endif
 
-/* Dynamic: map again on the next transfer. */
-static const struct dma_buf_attach_ops edu_p2p_dynamic_ops = {
-	.allow_peer2peer = true,
-	EDU_P2P_NOTIFY(edu_p2p_move_notify),
-};
-
-/* Pinned revocable: the same callback, but nothing maps again. */
+/*
+ * Dynamic and pinned revocable: both give the mapping back when told. The
+ * mode decides what follows (edu_p2p_mapping()): dynamic maps again on the
+ * next transfer, pinned revocable never does.
+ */
 static const struct dma_buf_attach_ops edu_p2p_revocable_ops = {
 	.allow_peer2peer = true,
 	EDU_P2P_NOTIFY(edu_p2p_move_notify),
@@ -348,20 +346,11 @@ static int edu_p2p_xfer(struct edu_p2p_ctx *ctx, const struct edu_p2p_xfer __use
 /* DYNAMIC, PINNED, PINNED_REVOCABLE: our own attachment. */
 static int edu_p2p_attach(struct edu_p2p_ctx *ctx, struct dma_buf *dmabuf)
 {
-	const struct dma_buf_attach_ops *ops;
+	const struct dma_buf_attach_ops *ops = ctx->mode == EDU_P2P_PINNED ?
+		&edu_p2p_pinned_ops : &edu_p2p_revocable_ops;
 	struct dma_buf_attachment *attach;
 	int ret;
 
-	switch (ctx->mode) {
-	case EDU_P2P_DYNAMIC:
-		ops = &edu_p2p_dynamic_ops;
-		break;
-	case EDU_P2P_PINNED:
-		ops = &edu_p2p_pinned_ops;
-		break;
-	default:
-		ops = &edu_p2p_revocable_ops;
-	}
 	attach = dma_buf_dynamic_attach(dmabuf, &ctx->edu->pdev->dev, ops, ctx);
 	if (IS_ERR(attach))
 		return PTR_ERR(attach);
