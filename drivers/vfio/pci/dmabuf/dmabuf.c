@@ -488,11 +488,12 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 				   pci_resource_start(vdb->core.pdev, priv->region_index)),
 				   priv->ranges[i].len);
 		list_for_each_entry(attach, &dmabuf->attachments, node) {
+			/* the importer's device may be unbinding meanwhile */
+			const struct device_driver *drv = READ_ONCE(attach->dev->driver);
 			struct vdb_attach *a = attach->priv;
 
 			seq_printf(m, "  importer %s driver %s maps %u pins %u\n",
-				   dev_name(attach->dev),
-				   attach->dev->driver ? attach->dev->driver->name : "-",
+				   dev_name(attach->dev), drv ? drv->name : "-",
 				   a->maps, a->pins);
 		}
 		dma_resv_unlock(dmabuf->resv);
