@@ -149,7 +149,7 @@ static int attach(int imp, int fd)
 static void check_clean(struct __test_metadata *_metadata, FIXTURE_DATA(failnth) *self,
 			const char *call, unsigned int n)
 {
-	int fd, imp;
+	int fd, ret;
 
 	ASSERT_EQ(self->fds, vd_open_fds()) TH_LOG("%s, n = %u: fds leaked", call, n);
 	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()))
@@ -160,14 +160,9 @@ static void check_clean(struct __test_metadata *_metadata, FIXTURE_DATA(failnth)
 	fd = export(self);
 	ASSERT_LE(0, fd) TH_LOG("%s, n = %u: export afterwards: %s", call, n, strerror(errno));
 	if (self->importer) {
-		imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-		ASSERT_LE(0, imp);
-		ASSERT_EQ(0, attach(imp, fd))
-			TH_LOG("%s, n = %u: attach afterwards: %s", call, n, strerror(errno));
-		ASSERT_EQ(2, ioctl(imp, VDTI_MAP))
-			TH_LOG("%s, n = %u: map afterwards: %s", call, n, strerror(errno));
-		ASSERT_EQ(0, ioctl(imp, VDTI_UNMAP));
-		close(imp);
+		ret = vd_importer_roundtrip(fd);
+		ASSERT_EQ(2, ret) TH_LOG("%s, n = %u: attach + map + unmap afterwards: %s",
+					 call, n, strerror(-ret));
 	}
 	close(fd);
 	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()));

@@ -664,8 +664,7 @@ static int one(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self,
 static void check_after(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self)
 {
 	static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
-	struct vdti_attach a = { 0 };
-	int fd, imp;
+	int fd, ret;
 
 	ASSERT_EQ(self->fds, vd_open_fds()) TH_LOG("file descriptors leaked");
 	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()))
@@ -675,14 +674,9 @@ static void check_after(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *s
 			TH_LOG("dma-bufs of %s left in debugfs bufinfo", vd_exporter_module());
 	fd = vd_export(self->d[0].dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
 	ASSERT_LE(0, fd) TH_LOG("export after the fuzz: %s", strerror(errno));
-	imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-	if (imp >= 0) {
-		a.fd = fd;
-		ASSERT_EQ(0, ioctl(imp, VDTI_ATTACH, &a)) TH_LOG("attach: %s", strerror(errno));
-		ASSERT_EQ(1, ioctl(imp, VDTI_MAP)) TH_LOG("map: %s", strerror(errno));
-		ASSERT_EQ(0, ioctl(imp, VDTI_UNMAP));
-		close(imp);
-	}
+	ret = vd_importer_roundtrip(fd);
+	if (ret != -ENOENT)	/* vd_test_importer is there */
+		ASSERT_EQ(1, ret) TH_LOG("attach + map + unmap: %s", strerror(-ret));
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()));
 }

@@ -446,9 +446,8 @@ TEST_F_TIMEOUT(stress, many_ops_at_once, 900)
 	int nthreads = env_long("VD_STRESS_THREADS", 4);
 	double secs = env_long("VD_STRESS_SECS", 300), t0, t;
 	struct shared *s = &self->s;
-	struct vdti_attach a = { 0 };
 	char line[512];
-	int i, n, fd, imp;
+	int i, n, fd, ret;
 
 	ASSERT_LT(0, nthreads);
 	ASSERT_GE(MAX_THREADS, nthreads);
@@ -487,13 +486,8 @@ TEST_F_TIMEOUT(stress, many_ops_at_once, 900)
 	fd = vd_export(s->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
 	ASSERT_LE(0, fd) TH_LOG("export after the stress: %s", strerror(errno));
 	if (s->importer) {
-		imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-		ASSERT_LE(0, imp);
-		a.fd = fd;
-		ASSERT_EQ(0, ioctl(imp, VDTI_ATTACH, &a)) TH_LOG("attach: %s", strerror(errno));
-		ASSERT_EQ(1, ioctl(imp, VDTI_MAP)) TH_LOG("map: %s", strerror(errno));
-		ASSERT_EQ(0, ioctl(imp, VDTI_UNMAP));
-		close(imp);
+		ret = vd_importer_roundtrip(fd);
+		ASSERT_EQ(1, ret) TH_LOG("attach + map + unmap: %s", strerror(-ret));
 	}
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()));

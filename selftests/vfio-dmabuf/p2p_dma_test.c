@@ -71,21 +71,6 @@ FIXTURE_TEARDOWN(p2p)
 	vd_close(&self->dev);
 }
 
-static int dma(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t len)
-{
-	struct edu_p2p_xfer x = { .offset = off, .len = len, .buf = (uintptr_t)buf };
-
-	return ioctl(edu, cmd, &x);
-}
-
-static struct edu_p2p_status status(int edu)
-{
-	struct edu_p2p_status st = {};
-
-	ioctl(edu, EDU_P2P_STATUS, &st);
-	return st;
-}
-
 /* DMA-write 4 KiB at several offsets; the host finds them in the BAR's file. */
 TEST_F(p2p, dma_write_lands_in_the_bar)
 {
@@ -96,7 +81,7 @@ TEST_F(p2p, dma_write_lands_in_the_bar)
 
 	for (i = 0; i < 3; i++) {
 		vd_pattern(buf, sizeof(buf), 0x5150 + i);
-		ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
+		ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
 			TH_LOG("DMA write at +0x%llx: %s", (unsigned long long)offs[i],
 			       strerror(errno));
 		/* the CPU sees it through the VFIO mmap as well */
@@ -104,7 +89,7 @@ TEST_F(p2p, dma_write_lands_in_the_bar)
 		snprintf(what, sizeof(what), "edu_dma_write_%u", i);
 		ASSERT_EQ(0, vd_host_expect(what, EXPORT_OFF + offs[i], sizeof(buf), 0x5150 + i));
 	}
-	ASSERT_EQ(3 * SZ_4K, status(self->edu).dma_bytes);
+	ASSERT_EQ(3 * SZ_4K, vd_edu_status(self->edu).dma_bytes);
 }
 
 /* The CPU writes the BAR, edu DMA-reads it back. */
@@ -115,7 +100,7 @@ TEST_F(p2p, dma_read_returns_the_bar_bytes)
 	vd_pattern(want, sizeof(want), 0x5160);
 	memcpy(self->bar + EXPORT_OFF + 0x10000, want, sizeof(want));
 	memset(got, 0, sizeof(got));
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_READ, 0x10000, got, sizeof(got)))
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_READ, 0x10000, got, sizeof(got)))
 		TH_LOG("DMA read: %s", strerror(errno));
 	ASSERT_EQ(0, memcmp(want, got, sizeof(got)));
 }
@@ -124,7 +109,7 @@ TEST_F(p2p, range_outside_the_dmabuf_is_refused)
 {
 	unsigned char buf[16];
 
-	ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, EXPORT_LEN - 8, buf, sizeof(buf)));
+	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, EXPORT_LEN - 8, buf, sizeof(buf)));
 	ASSERT_EQ(EINVAL, errno);
 }
 
@@ -139,13 +124,13 @@ TEST_F(p2p, revoked_dma_fails_and_recovers)
 	int i;
 
 	vd_pattern(buf, sizeof(buf), 0x5170);
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x30000, buf, sizeof(buf)));
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x30000, buf, sizeof(buf)));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, 0x32000, buf, sizeof(buf)));
+		ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x32000, buf, sizeof(buf)));
 		ASSERT_EQ(ENODEV, errno);
 	}
-	st = status(self->edu);
+	st = vd_edu_status(self->edu);
 	ASSERT_EQ(0, st.mapped);
 	ASSERT_EQ(1, st.invalidations);
 	ASSERT_EQ(3, st.revoked);
@@ -153,9 +138,9 @@ TEST_F(p2p, revoked_dma_fails_and_recovers)
 				    EXPORT_OFF + 0x32000, SZ_4K, VD_ZEROES));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
 	vd_pattern(buf, sizeof(buf), 0x5171);
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x34000, buf, sizeof(buf)))
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x34000, buf, sizeof(buf)))
 		TH_LOG("DMA after re-grant: %s", strerror(errno));
-	ASSERT_EQ(2, status(self->edu).maps);
+	ASSERT_EQ(2, vd_edu_status(self->edu).maps);
 	ASSERT_EQ(0, vd_host_expect("edu_dma_before_revoke", EXPORT_OFF + 0x30000,
 				    SZ_4K, 0x5170));
 	ASSERT_EQ(0, vd_host_expect("edu_dma_after_regrant", EXPORT_OFF + 0x34000,
@@ -168,11 +153,11 @@ TEST_F(p2p, reset_between_transfers)
 	unsigned char buf[SZ_4K];
 
 	vd_pattern(buf, sizeof(buf), 0x5180);
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x38000, buf, 2048));
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x38000, buf, 2048));
 	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET)) TH_LOG("reset: %s", strerror(errno));
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x38000 + 2048, buf + 2048, 2048))
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x38000 + 2048, buf + 2048, 2048))
 		TH_LOG("DMA after reset: %s", strerror(errno));
-	ASSERT_EQ(2, status(self->edu).maps);
+	ASSERT_EQ(2, vd_edu_status(self->edu).maps);
 	ASSERT_EQ(0, vd_host_expect("edu_dma_across_a_reset", EXPORT_OFF + 0x38000,
 				    SZ_4K, 0x5180));
 }
@@ -216,7 +201,7 @@ TEST_F_TIMEOUT(p2p, revoke_mid_loop, 180)
 		/* before the revoke: one region; after it: one region per attempt */
 		uint64_t off = revoked ? 0x3c000 + after * sizeof(buf) : 0x3a000;
 
-		ret = dma(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf));
+		ret = vd_edu_xfer(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf));
 		if (revoked) {
 			ASSERT_EQ(-1, ret) TH_LOG("a DMA started after the revoke went through");
 			ASSERT_EQ(ENODEV, errno);
@@ -232,9 +217,9 @@ TEST_F_TIMEOUT(p2p, revoke_mid_loop, 180)
 	}
 	pthread_join(t, NULL);
 	ASSERT_EQ(3, after) TH_LOG("the revoke never came");
-	ASSERT_EQ(1, status(self->edu).invalidations);
+	ASSERT_EQ(1, vd_edu_status(self->edu).invalidations);
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x3a000, buf, sizeof(buf)));
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x3a000, buf, sizeof(buf)));
 	ASSERT_EQ(0, vd_host_expect("edu_dma_before_and_after_revoke_mid_loop",
 				    EXPORT_OFF + 0x3a000, sizeof(buf), 0x5190));
 }

@@ -36,14 +36,6 @@ static const char *const mode_name[] = {
 	[EDU_P2P_IB_UMEM] = "ib_umem",
 };
 
-static struct edu_p2p_status status(int edu)
-{
-	struct edu_p2p_status st = {};
-
-	ioctl(edu, EDU_P2P_STATUS, &st);
-	return st;
-}
-
 static int import(int edu, int fd, uint32_t mode, uint64_t off, uint64_t len)
 {
 	struct edu_p2p_import imp = {
@@ -54,17 +46,10 @@ static int import(int edu, int fd, uint32_t mode, uint64_t off, uint64_t len)
 	return ioctl(edu, EDU_P2P_IMPORT, &imp);
 }
 
-static int dma(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t len)
-{
-	struct edu_p2p_xfer x = { .offset = off, .len = len, .buf = (uintptr_t)buf };
-
-	return ioctl(edu, cmd, &x);
-}
-
 /* SKIP unless this edu-p2p build has @mode. */
 #define NEED_MODE(edu, mode)						\
 	do {								\
-		if (!(status(edu).modes & (1u << (mode))))		\
+		if (!(vd_edu_status(edu).modes & (1u << (mode))))	\
 			SKIP(return, "edu-p2p has no %s mode on this kernel " \
 			     "(ib_core lacks ib_umem_dmabuf_get_pinned_with_dma_device)", \
 			     mode_name[mode]);				\
@@ -140,7 +125,7 @@ TEST_F(sysmem, dma_write_lands_in_memory)
 	memset(self->mem, 0, MEM_LEN);
 	for (i = 0; i < 4; i++) {
 		vd_pattern(buf, sizeof(buf), 0x6100 + i);
-		ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
+		ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
 			TH_LOG("DMA write at +0x%llx: %s", (unsigned long long)offs[i],
 			       strerror(errno));
 		ASSERT_EQ(0, memcmp(self->mem + WIN_OFF + offs[i], buf, sizeof(buf)))
@@ -149,7 +134,7 @@ TEST_F(sysmem, dma_write_lands_in_memory)
 	/* nothing before the window moved */
 	for (i = 0; i < WIN_OFF; i++)
 		ASSERT_EQ(0, self->mem[i]);
-	st = status(self->edu);
+	st = vd_edu_status(self->edu);
 	EXPECT_EQ(4 * SZ_4K, st.dma_bytes);
 	EXPECT_EQ(1, st.mapped);
 	EXPECT_EQ(variant->mode != EDU_P2P_DYNAMIC, st.pinned);
@@ -162,7 +147,7 @@ TEST_F(sysmem, dma_read_returns_memory_bytes)
 	vd_pattern(want, sizeof(want), 0x6110);
 	memcpy(self->mem + WIN_OFF + 0x9000, want, sizeof(want));
 	memset(got, 0, sizeof(got));
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_READ, 0x9000, got, sizeof(got)))
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_READ, 0x9000, got, sizeof(got)))
 		TH_LOG("DMA read: %s", strerror(errno));
 	ASSERT_EQ(0, memcmp(want, got, sizeof(got)));
 }
@@ -171,7 +156,7 @@ TEST_F(sysmem, range_outside_the_window_is_refused)
 {
 	unsigned char buf[16];
 
-	ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, WIN_LEN - 8, buf, sizeof(buf)));
+	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, WIN_LEN - 8, buf, sizeof(buf)));
 	ASSERT_EQ(EINVAL, errno);
 }
 
@@ -215,7 +200,7 @@ FIXTURE_TEARDOWN(bar)
 static void refused_leaves_nothing(struct __test_metadata *_metadata,
 				   FIXTURE_DATA(bar) *self, uint32_t seed, uint64_t off)
 {
-	struct edu_p2p_status st = status(self->edu);
+	struct edu_p2p_status st = vd_edu_status(self->edu);
 	unsigned char buf[2048];
 	char what[64];
 
@@ -225,10 +210,10 @@ static void refused_leaves_nothing(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, 0, 0))
 		TH_LOG("dynamic import after the refusal: %s", strerror(errno));
 	vd_pattern(buf, sizeof(buf), seed);
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf)))
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf)))
 		TH_LOG("DMA: %s", strerror(errno));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
-	ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, off + sizeof(buf), buf, sizeof(buf)));
+	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, off + sizeof(buf), buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
 	snprintf(what, sizeof(what), "edu_dma_after_refused_import_%x", seed);
@@ -275,16 +260,16 @@ TEST_F(bar, pinned_revocable_importer)
 	ASSERT_EQ(0, import(self->edu, self->dmabuf, EDU_P2P_PINNED_REVOCABLE, 0, 0))
 		TH_LOG("import: %s", strerror(errno));
 	vd_pattern(buf, sizeof(buf), 0x6220);
-	ASSERT_EQ(0, dma(self->edu, EDU_P2P_WRITE, 0x4000, buf, sizeof(buf)))
+	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x4000, buf, sizeof(buf)))
 		TH_LOG("DMA: %s", strerror(errno));
 	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET));
-	st = status(self->edu);
+	st = vd_edu_status(self->edu);
 	/* told at the revoke, and again at the re-grant */
 	ASSERT_LE(1, st.invalidations);
 	ASSERT_EQ(0, st.mapped);
 	ASSERT_EQ(0, st.pinned);
 	/* the BAR is back, but this importer is done with it */
-	ASSERT_EQ(-1, dma(self->edu, EDU_P2P_WRITE, 0x5000, buf, sizeof(buf)));
+	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x5000, buf, sizeof(buf)));
 	ASSERT_EQ(ENODEV, errno);
 	ASSERT_EQ(0, vd_host_expect("edu_dma_pinned_revocable", EXPORT_OFF + 0x4000,
 				    sizeof(buf), 0x6220));

@@ -28,18 +28,9 @@
 static int dma_write(int edu, uint64_t off, const char *msg)
 {
 	char buf[MSG_LEN] = { 0 };
-	struct edu_p2p_xfer x = { .offset = off, .len = sizeof(buf), .buf = (uintptr_t)buf };
 
 	snprintf(buf, sizeof(buf), "%s", msg);
-	return ioctl(edu, EDU_P2P_WRITE, &x);
-}
-
-static struct edu_p2p_status status(int edu)
-{
-	struct edu_p2p_status st = {};
-
-	ioctl(edu, EDU_P2P_STATUS, &st);
-	return st;
+	return vd_edu_xfer(edu, EDU_P2P_WRITE, off, buf, sizeof(buf));
 }
 
 #define FAIL(...) do { printf("guest: " __VA_ARGS__); printf("\n"); return 1; } while (0)
@@ -97,7 +88,7 @@ int main(int argc, char **argv)
 	if (ioctl(d.fd, VFIO_DEVICE_RESET))
 		FAIL("VFIO_DEVICE_RESET failed: %s", strerror(errno));
 	printf("guest: VFIO_DEVICE_RESET: the importer was told %llu time(s) (revoke, re-grant) and dropped its mapping\n",
-	       (unsigned long long)status(edu).invalidations);
+	       (unsigned long long)vd_edu_status(edu).invalidations);
 
 	vd_set_memory_enable(&d, 0);
 	printf("guest: memory decode off: the BAR is revoked\n");
@@ -110,7 +101,7 @@ int main(int argc, char **argv)
 	if (dma_write(edu, REGRANT_MSG_OFF, msg))
 		FAIL("DMA after re-grant failed: %s", strerror(errno));
 	printf("guest: memory decode on: re-granted; edu DMA-wrote \"%s\" at BAR2+0x%x (mapping #%llu)\n",
-	       msg, EXPORT_OFF + REGRANT_MSG_OFF, (unsigned long long)status(edu).maps);
+	       msg, EXPORT_OFF + REGRANT_MSG_OFF, (unsigned long long)vd_edu_status(edu).maps);
 	close(edu);
 	munmap(bar, ri.size);
 	vd_close(&d);

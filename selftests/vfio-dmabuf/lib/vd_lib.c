@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "vd_lib.h"
+#include "vd_test_importer.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 
@@ -94,7 +95,7 @@ int vd_bound_driver(const char *bdf, char *name, size_t len)
 	return ret;
 }
 
-static int write_sysfs(const char *path, const char *val)
+int vd_write_file(const char *path, const char *val)
 {
 	int fd, ret = 0;
 
@@ -113,11 +114,11 @@ int vd_bind(const char *bdf, const char *driver)
 	int ret;
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver_override", bdf);
-	ret = write_sysfs(path, driver);
+	ret = vd_write_file(path, driver);
 	if (ret)
 		return ret;
 	/* drivers_probe fails when the device is already bound: look after */
-	write_sysfs("/sys/bus/pci/drivers_probe", bdf);
+	vd_write_file("/sys/bus/pci/drivers_probe", bdf);
 	ret = vd_bound_driver(bdf, drv, sizeof(drv));
 	if (ret)
 		return ret;
@@ -129,7 +130,7 @@ int vd_unbind(const char *bdf)
 	char path[PATH_MAX];
 
 	snprintf(path, sizeof(path), PCI_DEVICES "/%s/driver/unbind", bdf);
-	return write_sysfs(path, bdf);
+	return vd_write_file(path, bdf);
 }
 
 static void *unbind_thread(void *arg)
@@ -475,11 +476,6 @@ int vd_dmabuf_count(const char *exp_name)
 	return n;
 }
 
-int vd_write_file(const char *path, const char *val)
-{
-	return write_sysfs(path, val);
-}
-
 int vd_read_file(const char *path, char *buf, size_t len)
 {
 	FILE *f = fopen(path, "r");
@@ -501,4 +497,39 @@ int vd_reopen_device(struct vd_dev *d)
 		close(d->fd);
 	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, d->bdf);
 	return d->fd < 0 ? -errno : 0;
+}
+
+int vd_importer_roundtrip(int dmabuf)
+{
+	struct vdti_attach a = { .fd = dmabuf };
+	int imp, segs, ret = 0;
+
+	imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	if (imp < 0)
+		return -errno;
+	if (ioctl(imp, VDTI_ATTACH, &a))
+		ret = -errno;
+	else if ((segs = ioctl(imp, VDTI_MAP)) < 0)
+		ret = -errno;
+	else if (ioctl(imp, VDTI_UNMAP))
+		ret = -errno;
+	else
+		ret = segs;
+	close(imp);
+	return ret;
+}
+
+int vd_edu_xfer(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t len)
+{
+	struct edu_p2p_xfer x = { .offset = off, .len = len, .buf = (uintptr_t)buf };
+
+	return ioctl(edu, cmd, &x);
+}
+
+struct edu_p2p_status vd_edu_status(int edu)
+{
+	struct edu_p2p_status st = {};
+
+	ioctl(edu, EDU_P2P_STATUS, &st);
+	return st;
 }

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <linux/vfio.h>
 #include <linux/vfio_dmabuf.h>
+#include <linux/edu_p2p.h>
 
 #define VD_IVSHMEM_BAR	VFIO_PCI_BAR2_REGION_INDEX
 
@@ -126,6 +127,16 @@ int vd_dmabuf_count(const char *exp_name);
 int vd_write_file(const char *path, const char *val);
 /* Read the first line of @path into @buf, newline cut. 0 or -errno. */
 int vd_read_file(const char *path, char *buf, size_t len);
+/*
+ * Whether a dma-buf can still be imported: vd_test_importer attaches, maps
+ * and unmaps it. The number of segments mapped, or -errno (-ENOENT without
+ * the importer).
+ */
+int vd_importer_roundtrip(int dmabuf);
+/* edu-p2p: one transfer (EDU_P2P_WRITE or _READ) of the imported window. */
+int vd_edu_xfer(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t len);
+/* edu-p2p's status; zeroes if the ioctl fails. */
+struct edu_p2p_status vd_edu_status(int edu);
 /*
  * A new device fd for @d->bdf from its open group into @d->fd (closing the
  * old one first, if any). 0 or -errno.
