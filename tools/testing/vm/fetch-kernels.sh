@@ -39,7 +39,7 @@ one_tag() {
 	img=$(vd_depends "$tag" linux-image-amd64 | grep -E '^linux-image-[0-9].*-amd64$' | head -n1)
 	[ -n "$img" ] || vd_die "$tag: cannot resolve linux-image-amd64"
 	krel=${img#linux-image-}
-	ver=$(vd_apt "$tag" apt-cache show "$img" | awk '/^Version:/ { print $2; exit }')
+	ver=$(vd_apt "$tag" apt-cache show "$img" | awk '/^Version:/ && !v { v = $2 } END { print v }')
 	if [ "$(cat "$out/krel" 2>/dev/null)" = "$krel" ] &&
 	   [ "$(cat "$out/version" 2>/dev/null)" = "$ver" ] && [ -s "$out/vmlinux" ]; then
 		vd_log "$tag: $krel ($ver) cached"

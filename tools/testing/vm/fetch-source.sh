@@ -13,7 +13,7 @@ shift
 vd_apt_init "$tag" >&2
 pkg=$(vd_depends "$tag" linux-source | grep -E '^linux-source-[0-9.]+$' | head -n1)
 [ -n "$pkg" ] || vd_die "$tag: cannot resolve linux-source"
-ver=$(vd_apt "$tag" apt-cache show "$pkg" | awk '/^Version:/ { print $2; exit }')
+ver=$(vd_apt "$tag" apt-cache show "$pkg" | awk '/^Version:/ && !v { v = $2 } END { print v }')
 dir=$VD_CACHE/debs/$tag
 mkdir -p "$dir"
 deb=$dir/${pkg}_${ver//:/%3a}_all.deb
