@@ -4,8 +4,10 @@
 run the selftests there, and print one TAP stream ending in
 'N passed, N failed'. Exit status 0 only when nothing failed.
 
-usage: check.py [-k TAG[,TAG]] [-v]     TAG: 6.1, 6.12, 7.x, dbg (default: all)
-dbg is the lockdep+KASAN+kmemleak 6.12 built from Debian's source."""
+usage: check.py [-k TAG[,TAG]] [-v] [--only PROG:FIXTURE.TEST ...]
+TAG: 6.1, 6.12, 7.x, dbg (default: all). dbg is the lockdep+KASAN+kmemleak
+6.12 built from Debian's source. --only runs just those tests (each its own
+process, in one boot), e.g. to replay one on the kernel where it failed."""
 import argparse
 import glob
 import os
@@ -35,7 +37,7 @@ def check_doc_tables(tap, shares, update):
         tap.result(ok, "docs/%s matches what the kernels answered" % dt.doc, msg)
 
 
-def run_kernel(tap, tag, bins, verbose):
+def run_kernel(tap, tag, bins, verbose, only=()):
     name = rig.label(tag)
     ko = None
     if rig.ours(tag):
@@ -58,9 +60,11 @@ def run_kernel(tap, tag, bins, verbose):
     if not tap.result(ok, "%s: build edu-p2p.ko" % name, msg):
         return None
     # VD_FUZZ_SEED / _ITER / _COUNT / _SECS replay or resize the uAPI fuzz
-    fuzz = {k: v for k, v in os.environ.items() if k.startswith("VD_FUZZ_")}
+    env = {k: v for k, v in os.environ.items() if k.startswith("VD_FUZZ_")}
+    if only:
+        env["VD_ONLY"] = " ".join(only)
     run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko,
-                                        env=fuzz, importer=importer, p2p=p2p)
+                                        env=env, importer=importer, p2p=p2p)
     status, err, secs = rig.boot(tag, run, share, shm, verbose=verbose)
     rig.log("%s: guest ran %.0fs, status %d (console: %s)" % (
         name, secs, status, os.path.join(run, "console.log")))
@@ -80,6 +84,8 @@ def main():
     ap.add_argument("-v", "--verbose", action="store_true")
     ap.add_argument("--update-docs", action="store_true",
                     help="rewrite generated tables in docs/ from this run")
+    ap.add_argument("--only", nargs="+", default=[], metavar="PROG:FIXTURE.TEST",
+                    help="run only these tests (no docs tables, no demo)")
     a = ap.parse_args()
     tags = [t for t in a.kernels.split(",") if t]
     t0 = time.time()
@@ -93,11 +99,12 @@ def main():
             os.path.join(out, "vfio-dmabuf")]
         shares = {}
         for tag in tags:
-            share = run_kernel(tap, tag, bins, a.verbose)
+            share = run_kernel(tap, tag, bins, a.verbose, a.only)
             if share:
                 shares[tag] = share
-        check_doc_tables(tap, shares, a.update_docs)
-    if "6.12" in tags:
+        if not a.only:
+            check_doc_tables(tap, shares, a.update_docs)
+    if "6.12" in tags and not a.only:
         # the main job, as a user runs it: make demo
         # in run dirs of its own: the suite's shares stay for a post-mortem
         rc, msg = rig.sh([os.path.join(rig.VM, "demo.py")],

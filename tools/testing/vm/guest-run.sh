@@ -67,11 +67,18 @@ if [ -n "$VD_P2P_KO" ]; then
 fi
 echo "1..$n" >>$S
 
-for t in $H/bin/*_test; do
-	name=$(basename "$t")
-	"$t" >"$OUT/50-$name.tap" 2>&1
-	echo "# exit status $?" >>"$OUT/50-$name.tap"
-done
+if [ -n "$VD_ONLY" ]; then	# PROG:FIXTURE.TEST ...: just those
+	for o in $VD_ONLY; do
+		"$H/bin/${o%%:*}" -r "${o#*:}" >"$OUT/50-$o.tap" 2>&1
+		echo "# exit status $?" >>"$OUT/50-$o.tap"
+	done
+else
+	for t in $H/bin/*_test; do
+		name=$(basename "$t")
+		"$t" >"$OUT/50-$name.tap" 2>&1
+		echo "# exit status $?" >>"$OUT/50-$name.tap"
+	done
+fi
 
 T=$OUT/99-teardown.tap
 n=0
