@@ -3,9 +3,13 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/userfaultfd.h>
 
 #include "vd_lib.h"
 #include "vd_test_importer.h"
@@ -390,6 +394,23 @@ long vd_dbg_count(const char *bdf, const char *kind, const char *trigger)
 	return ret;
 }
 
+long vd_dbg_exports(const char *bdf)
+{
+	char path[128], line[512];
+	long ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "exports %ld", &ret) == 1)
+			break;
+	fclose(f);
+	return ret;
+}
+
 int vd_set_memory_enable(struct vd_dev *d, int on)
 {
 	struct vfio_region_info ri;
@@ -532,4 +553,81 @@ struct edu_p2p_status vd_edu_status(int edu)
 
 	ioctl(edu, EDU_P2P_STATUS, &st);
 	return st;
+}
+
+int vd_stall_init(struct vd_stall *s, size_t pages)
+{
+	struct uffdio_api api = { .api = UFFD_API };
+	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
+	size_t psz = getpagesize();
+	int ret;
+
+	memset(s, 0, sizeof(*s));
+	s->uffd = -1;
+	s->pages = pages;
+	s->map = mmap(NULL, pages * psz, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (s->map == MAP_FAILED)
+		return -errno;
+	s->page = s->map + (pages - 1) * psz;
+	memset(s->map, 0, (pages - 1) * psz);	/* the others: present */
+	/* root: faults from the kernel are handled too (no USER_MODE_ONLY) */
+	s->uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (s->uffd < 0)
+		goto err;
+	if (ioctl(s->uffd, UFFDIO_API, &api))
+		goto err;
+	reg.range.start = (uintptr_t)s->page;
+	reg.range.len = psz;
+	if (ioctl(s->uffd, UFFDIO_REGISTER, &reg))
+		goto err;
+	return 0;
+err:
+	ret = -errno;
+	vd_stall_fini(s);
+	return ret;
+}
+
+int vd_stall_wait(struct vd_stall *s, int ms)
+{
+	struct pollfd pfd = { .fd = s->uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	if (poll(&pfd, 1, ms) != 1)
+		return 0;
+	if (read(s->uffd, &msg, sizeof(msg)) != sizeof(msg))
+		return 0;
+	return msg.event == UFFD_EVENT_PAGEFAULT;
+}
+
+int vd_stall_release(struct vd_stall *s, const void *content)
+{
+	size_t psz = getpagesize();
+	struct uffdio_copy copy = {
+		.dst = (uintptr_t)s->page, .len = psz,
+	};
+	void *zero = NULL;
+	int ret = 0;
+
+	if (!content) {
+		zero = calloc(1, psz);
+		if (!zero)
+			return -ENOMEM;
+		content = zero;
+	}
+	copy.src = (uintptr_t)content;
+	if (ioctl(s->uffd, UFFDIO_COPY, &copy))
+		ret = -errno;
+	free(zero);
+	return ret;
+}
+
+void vd_stall_fini(struct vd_stall *s)
+{
+	if (s->uffd >= 0)
+		close(s->uffd);
+	if (s->map && s->map != MAP_FAILED)
+		munmap(s->map, s->pages * getpagesize());
+	memset(s, 0, sizeof(*s));
+	s->uffd = -1;
 }

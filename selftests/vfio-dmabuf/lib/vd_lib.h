@@ -93,6 +93,8 @@ int vd_fdinfo(int fd, const char *key, char *val, size_t len);
  * there is no such file or count.
  */
 long vd_dbg_count(const char *bdf, const char *kind, const char *trigger);
+/* The "exports" line of that file: dma-bufs pointing at the device; -1. */
+long vd_dbg_exports(const char *bdf);
 /* Set or clear PCI_COMMAND_MEMORY through the config region. 0 or -errno. */
 int vd_set_memory_enable(struct vd_dev *d, int on);
 /*
@@ -142,5 +144,26 @@ struct edu_p2p_status vd_edu_status(int edu);
  * old one first, if any). 0 or -errno.
  */
 int vd_reopen_device(struct vd_dev *d);
+
+/*
+ * A page whose first touch stalls until the test lets it go: the last page
+ * of an anonymous mapping of @pages pages, registered with userfaultfd.
+ * Touched from the kernel (copy_to_user, copy_from_user, get_user), it holds
+ * that kernel path at the touch: the tests use it to stretch the windows
+ * that races need.
+ */
+struct vd_stall {
+	int uffd;
+	char *map;		/* @pages pages; the others are ordinary */
+	char *page;		/* the stalling page, the last one */
+	size_t pages;
+};
+
+int vd_stall_init(struct vd_stall *s, size_t pages);
+/* Wait up to @ms for a touch of the page: 1 when one is stalled, else 0. */
+int vd_stall_wait(struct vd_stall *s, int ms);
+/* Fill the page with @content (a page, or NULL for zeroes) and let go. */
+int vd_stall_release(struct vd_stall *s, const void *content);
+void vd_stall_fini(struct vd_stall *s);
 
 #endif /* VD_LIB_H */
