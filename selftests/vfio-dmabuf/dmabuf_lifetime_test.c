@@ -8,9 +8,16 @@
  *  - A dma-buf does not hold the device: closing the device revokes and
  *    detaches it, so the device unbinds while the dma-buf is still open.
  *  - A dma-buf holds the exporter's module: it cannot be unloaded meanwhile.
+ *  - A dma-buf whose struct file is gone while its dentry lives on is never
+ *    reached through that file: the device walks, shows, closes and unbinds
+ *    as if it were released already.
  */
 #include <fcntl.h>
+#include <limits.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -114,6 +121,133 @@ TEST_F(lifetime, device_rebinds_while_an_old_dmabuf_is_open)
 	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
 	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf))
 		TH_LOG("open after rebind: %s", strerror(errno));
+	ASSERT_EQ(0, close(fd));
+}
+
+/* readlink() of /proc/self/fd/N into a page that stalls its copy_to_user. */
+struct stalled_readlink {
+	pthread_t thread;
+	char path[64];
+	char *buf;
+	ssize_t ret;
+};
+
+static void *readlink_thread(void *arg)
+{
+	struct stalled_readlink *r = arg;
+
+	r->ret = readlink(r->path, r->buf, 64);
+	return NULL;
+}
+
+/*
+ * From debugfs: how many dma-buf lines the device lists, and whether each
+ * names inode @ino. -1 without the file.
+ */
+static int listed_dmabufs(const char *bdf, unsigned long ino, int *foreign)
+{
+	char path[128], line[512];
+	unsigned long got;
+	int n = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	*foreign = 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "dmabuf %lu ", &got) != 1)
+			continue;
+		n++;
+		if (got != ino)
+			(*foreign)++;
+	}
+	fclose(f);
+	return n;
+}
+
+/*
+ * A dma-buf's ->release is its dentry's d_release, and __fput() frees the
+ * struct file right after dropping the dentry. A readlink of /proc/self/fd/N
+ * holds the dentry across its copy_to_user: stall that copy, close the fd,
+ * and the file is freed, its slab slot soon reused by the /dev/null files
+ * opened next, while the dma-buf is still on the device's list. Every walk
+ * of that list must then neither follow the dead file (a foreign inode in
+ * debugfs, a reference taken on someone else's file, or on freed memory)
+ * nor leave the device waiting for a release that the stall holds back.
+ */
+TEST_F(lifetime, dentry_outlives_the_dmabuf_file)
+{
+	struct rlimit rl = { .rlim_cur = 20000, .rlim_max = 20000 };
+	struct stalled_readlink r = {};
+	struct vd_unbinder u;
+	struct vd_stall st;
+	int fd, i, foreign, nulls = 0;
+	int *null;
+	struct stat sb;
+
+	if (vd_is_mainline())
+		SKIP(return, "mainline 7.2 crashes here (NULL pointer dereference in "
+		     "vfio_pci_dma_buf_release): see docs/revoke-triggers.md");
+	ASSERT_EQ(0, setrlimit(RLIMIT_NOFILE, &rl));
+	null = calloc(rl.rlim_cur, sizeof(*null));
+	ASSERT_NE(NULL, null);
+	ASSERT_EQ(0, vd_stall_init(&st, 1)) TH_LOG("userfaultfd: %s", strerror(errno));
+
+	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	ASSERT_EQ(0, fstat(fd, &sb));
+	snprintf(r.path, sizeof(r.path), "/proc/self/fd/%d", fd);
+	r.buf = st.page;
+	ASSERT_EQ(0, pthread_create(&r.thread, NULL, readlink_thread, &r));
+	ASSERT_EQ(1, vd_stall_wait(&st, 10000)) TH_LOG("readlink never reached its copy");
+
+	/* the file goes; the dentry, and so the dma-buf, stay */
+	ASSERT_EQ(0, close(fd));
+	usleep(100000);		/* 6.1 frees files after an RCU grace period */
+	for (i = 0; i < (int)rl.rlim_cur - 64; i++) {
+		null[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (null[i] < 0)
+			break;
+		nulls++;
+	}
+	ASSERT_LT(1000, nulls);
+
+	/* every walk, with the dma-buf listed and its file gone */
+	ASSERT_EQ(1, listed_dmabufs(self->bdf, sb.st_ino, &foreign))
+		TH_LOG("debugfs should list the unreleased dma-buf");
+	ASSERT_EQ(0, foreign) TH_LOG("debugfs shows another file's inode");
+	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
+	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET)) TH_LOG("reset: %s", strerror(errno));
+	ASSERT_EQ(1, listed_dmabufs(self->bdf, sb.st_ino, &foreign));
+	ASSERT_EQ(0, foreign) TH_LOG("debugfs shows another file's inode");
+	vd_close(&self->dev);
+	ASSERT_EQ(0, vd_dbg_exports(self->bdf)) TH_LOG("close should drop the device's count");
+	ASSERT_EQ(0, listed_dmabufs(self->bdf, sb.st_ino, &foreign))
+		TH_LOG("close should detach the dma-buf");
+
+	/* the device goes without waiting for the stalled release */
+	ASSERT_EQ(0, vd_unbind_start(&u, self->bdf));
+	ASSERT_EQ(1, vd_unbind_wait(&u, 20000)) TH_LOG("unbind waits for the stalled release");
+	ASSERT_EQ(0, u.ret);
+
+	/* let the readlink finish: the last dput releases the dma-buf */
+	ASSERT_EQ(0, vd_stall_release(&st, NULL));
+	ASSERT_EQ(0, pthread_join(r.thread, NULL));
+	ASSERT_LT(0, r.ret);
+	for (i = 0; i < nulls; i++)
+		close(null[i]);
+	free(null);
+	vd_stall_fini(&st);
+
+	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf));
+	ASSERT_EQ(0, vd_dbg_exports(self->bdf)) TH_LOG("the device's count of live dma-bufs");
+	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+	ASSERT_LE(0, fd) TH_LOG("export after: %s", strerror(errno));
+	ASSERT_EQ(1, vd_dbg_exports(self->bdf));
 	ASSERT_EQ(0, close(fd));
 }
 

@@ -7,8 +7,6 @@
 #ifndef VFIO_PCI_DMABUF_COMPAT_H
 #define VFIO_PCI_DMABUF_COMPAT_H
 
-#include <linux/file.h>
-#include <linux/fs.h>
 #include <linux/module.h>
 
 #include "compat_probed.h"
@@ -22,23 +20,6 @@
 #else
 #define VDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS("DMA_BUF")
 #endif
-
-/*
- * Take a reference on *@f unless its count already reached zero (the file is
- * being torn down; its ->release is pending or running).
- *
- * The caller guarantees the struct file itself is not freed meanwhile: our
- * callers hold the per-device list lock, and a dma-buf's file is freed only
- * after our ->release has unlinked it from that list under the same lock.
- */
-static inline struct file *vdb_get_file_active(struct file **f)
-{
-#ifdef VD_HAVE_GET_FILE_ACTIVE
-	return get_file_active(f);
-#else
-	return get_file_rcu(*f) ? *f : NULL;
-#endif
-}
 
 /* Tell every importer its mappings are gone (resv held). */
 #ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS

@@ -3,13 +3,23 @@
  * VFIO_DEVICE_FEATURE_DMA_BUF: export ranges of a PCI BAR as a dma-buf.
  *
  * Who keeps what alive
- *   dma-buf file  -> struct vdb_dmabuf: freed by ->release, never before.
- *   dma-buf file  -> this module: exp_info.owner.
+ *   dma-buf       -> struct vdb_dmabuf: freed by ->release, never before.
+ *   dma-buf       -> this module: exp_info.owner.
  *   vdb_dmabuf    -> vdb_device: counted in vdb->nr_exports while priv->vdb
- *		      is set. Device close detaches every live dma-buf
- *		      (revoked for good, priv->vdb = NULL); ->release detaches
- *		      the ones close skipped. remove() waits for the count, so
- *		      priv->vdb never dangles.
+ *		      is set. Exactly one of device close and ->release takes
+ *		      priv->vdb (xchg) and drops that count; remove() waits
+ *		      for the count, so priv->vdb never dangles.
+ *   device list   -> vdb_dmabuf: not counted. An entry stays alive while it
+ *		      is listed, because ->release unlinks it under
+ *		      dmabufs_lock before freeing it (see vdb_dmabuf_release()).
+ *
+ *   Nothing here reads dmabuf->file after export. A dma-buf's ->release is
+ *   the d_release of its dentry, and __fput() frees the struct file right
+ *   after its dput(): when something else holds the dentry (a readlink of
+ *   /proc/PID/fd/N stalled in copy_to_user), the file is freed, and its slot
+ *   reused, while the dma-buf is still listed here. So the walks take no
+ *   file reference (they need none: the list lock keeps each entry alive),
+ *   and the inode number debugfs prints is recorded at export.
  *   importer map  -> BAR access: each sg_table handed out is counted in
  *		      priv->nr_mapped and revoke waits for the count to drop
  *		      to zero, so when revoke returns no importer holds a DMA
@@ -69,9 +79,13 @@ struct vdb_range {
 
 struct vdb_dmabuf {
 	struct dma_buf *dmabuf;
-	/* dmabufs_lock; cleared only by a walker holding a file reference */
+	/*
+	 * Set at export; taken (xchg to NULL) by whichever of device close
+	 * and ->release comes first, which then drops the device count.
+	 */
 	struct vdb_device *vdb;
 	struct list_head link;		/* in vdb->dmabufs, dmabufs_lock */
+	unsigned long ino;		/* of the dma-buf's file, for debugfs */
 	bool revoked;
 	atomic_t nr_mapped;		/* sg tables handed out */
 	wait_queue_head_t unmap_wq;	/* nr_mapped reached zero */
@@ -291,22 +305,29 @@ static void vdb_put_export(struct vdb_device *vdb)
 		complete(&vdb->exports_done);
 }
 
+/*
+ * The last reference to the dma-buf is gone; runs from the dentry's
+ * d_release, possibly long after the struct file was freed.
+ */
 static void vdb_dmabuf_release(struct dma_buf *dmabuf)
 {
 	struct vdb_dmabuf *priv = dmabuf->priv;
 	/*
-	 * Stable without the lock: only a walker holding a reference on our
-	 * file clears priv->vdb, and ->release runs after the last one is gone.
+	 * Close takes priv->vdb under dmabufs_lock after unlinking the entry;
+	 * here it is taken without the lock. Whoever gets it unlinks (close
+	 * already has) and drops the device count; the xchg makes that one of
+	 * us, never both. If we get it, the count keeps the device, and so
+	 * the lock, alive until we drop it below.
 	 */
-	struct vdb_device *vdb = priv->vdb;
+	struct vdb_device *vdb = xchg(&priv->vdb, NULL);
 
 	/* Every attachment is gone, so every mapping is too. */
 	WARN_ON(atomic_read(&priv->nr_mapped));
 
 	if (vdb) {
+		/* Walkers may be looking at us: they hold this lock. */
 		mutex_lock(&vdb->dmabufs_lock);
 		list_del_init(&priv->link);
-		priv->vdb = NULL;
 		mutex_unlock(&vdb->dmabufs_lock);
 		vdb_put_export(vdb);
 	}
@@ -356,8 +377,8 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 	while (!wait_event_timeout(priv->unmap_wq,
 				   !atomic_read(&priv->nr_mapped), VDB_WAIT_WARN))
 		pci_warn(vdb->core.pdev,
-			 "revoke of dma-buf %llu waits for its importers to unmap %d mapping(s)\n",
-			 (unsigned long long)file_inode(dmabuf->file)->i_ino,
+			 "revoke of dma-buf %lu waits for its importers to unmap %d mapping(s)\n",
+			 priv->ino,
 			 atomic_read(&priv->nr_mapped));
 }
 
@@ -373,28 +394,22 @@ static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_hold why)
 
 	lockdep_assert_held(&vdb->dmabufs_lock);
 
+	/*
+	 * Every listed entry is alive (->release unlinks under this lock), and
+	 * so are its dma_buf and resv, which the dma-buf core frees only after
+	 * ->release returns. One whose file is already gone has no importer
+	 * left: moving it is harmless, and takes no file reference that could
+	 * be the last.
+	 */
 	list_for_each_entry(priv, &vdb->dmabufs, link) {
 		/*
-		 * A file whose count reached zero is on its way to ->release,
-		 * which unlinks it; nothing can map it any more.
-		 *
-		 * The fput() below may drop the last reference while we hold
-		 * dmabufs_lock, which ->release takes. That is fine because
-		 * fput() defers the release (task work, or the delayed-fput
-		 * work from a kernel thread): it never runs inside this walk,
-		 * and the entry stays on the list until it does.
-		 */
-		if (!vdb_get_file_active(&priv->dmabuf->file))
-			continue;
-		/*
-		 * Live dma-bufs exist only while the device is open (close
+		 * dma-bufs are listed only while the device is open (close
 		 * detaches them), so only now is its state there to read:
 		 * reset hooks also run while it is being opened or closed.
 		 */
 		if (revoke < 0)
 			revoke = !vdb_mmio_usable(vdb);
 		vdb_dmabuf_move(vdb, priv, revoke, why);
-		fput(priv->dmabuf->file);
 	}
 }
 
@@ -439,20 +454,17 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 	vdb->holds[VDB_HOLD_CLOSE]++;
 	vdb_dmabuf_update(vdb, VDB_HOLD_CLOSE);
 	list_for_each_entry_safe(priv, tmp, &vdb->dmabufs, link) {
-		/* As in vdb_dmabuf_update(): dying files are left to ->release. */
-		if (!vdb_get_file_active(&priv->dmabuf->file))
-			continue;
+		/*
+		 * Unlink first: once priv->vdb is taken, a ->release that
+		 * found it NULL frees priv without waiting for this lock.
+		 */
 		list_del_init(&priv->link);
-		priv->vdb = NULL;
-		vdb_put_export(vdb);
-		fput(priv->dmabuf->file);
+		if (xchg(&priv->vdb, NULL))
+			vdb_put_export(vdb);
+		/* else ->release has it, and waits for this lock */
 	}
 	vdb->holds[VDB_HOLD_CLOSE]--;
-	/*
-	 * A fatal AER error, or a recovery that failed, never calls resume.
-	 * The next user opens a freshly enabled device: don't let that hold
-	 * outlive this one.
-	 */
+	/* Whatever AER left behind ends with this user. */
 	vdb->holds[VDB_HOLD_AER] = 0;
 	mutex_unlock(&vdb->dmabufs_lock);
 }
@@ -472,14 +484,11 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 		struct dma_buf *dmabuf = priv->dmabuf;
 		unsigned int nr_attach = 0;
 
-		if (!vdb_get_file_active(&dmabuf->file))
-			continue;
 		dma_resv_lock(dmabuf->resv, NULL);
 		list_for_each_entry(attach, &dmabuf->attachments, node)
 			nr_attach++;
-		seq_printf(m, "dmabuf %llu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u\n",
-			   (unsigned long long)file_inode(dmabuf->file)->i_ino,
-			   priv->region_index,
+		seq_printf(m, "dmabuf %lu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u\n",
+			   priv->ino, priv->region_index,
 			   dmabuf->size, priv->nr_ranges, priv->revoked,
 			   atomic_read(&priv->nr_mapped), nr_attach);
 		for (i = 0; i < priv->nr_ranges; i++)
@@ -497,7 +506,6 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 				   a->maps, a->pins);
 		}
 		dma_resv_unlock(dmabuf->resv);
-		fput(dmabuf->file);
 	}
 	mutex_unlock(&vdb->dmabufs_lock);
 }
@@ -639,6 +647,7 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 		goto err_put_export;
 	}
 	priv->dmabuf = dmabuf;
+	priv->ino = file_inode(dmabuf->file)->i_ino;
 	/* From here on only dma_buf_put() frees priv, through ->release. */
 
 	/* Born revoked exactly when a trigger would have revoked it. */
