@@ -44,6 +44,7 @@ struct vdti_ctx {
 	struct dma_buf *dmabuf;
 	struct dma_buf_attachment *attach;
 	struct pci_dev *pdev;		/* the attachment's device, referenced */
+	struct pci_dev *watch;		/* VDTI_WATCH, referenced */
 	bool lazy;
 	/* under the dma-buf's resv lock */
 	struct sg_table *sgt;
@@ -60,6 +61,26 @@ static void vdti_unmap_locked(struct vdti_ctx *ctx)
 	ctx->st.unmaps++;
 }
 
+/*
+ * Whether the watched device can no longer answer at its BAR: memory decode
+ * off or out of D0, read from the hardware. All ones (no device, link down)
+ * says nothing.
+ */
+static bool vdti_watched_bar_gone(struct vdti_ctx *ctx)
+{
+	struct pci_dev *pdev = ctx->watch;
+	u16 cmd, pmcsr = 0;
+
+	if (!pdev || pci_read_config_word(pdev, PCI_COMMAND, &cmd) ||
+	    PCI_POSSIBLE_ERROR(cmd))
+		return false;
+	if (pdev->pm_cap &&
+	    pci_read_config_word(pdev, pdev->pm_cap + PCI_PM_CTRL, &pmcsr))
+		return false;
+	return !(cmd & PCI_COMMAND_MEMORY) ||
+	       (pmcsr & PCI_PM_CTRL_STATE_MASK) != 0;
+}
+
 static void vdti_move_notify(struct dma_buf_attachment *attach)
 {
 	struct vdti_ctx *ctx = attach->importer_priv;
@@ -69,6 +90,8 @@ static void vdti_move_notify(struct dma_buf_attachment *attach)
 	if (!ctx->sgt)
 		return;
 	ctx->st.invalidated++;
+	if (vdti_watched_bar_gone(ctx))
+		ctx->st.late_notifies++;
 	if (!ctx->lazy)
 		vdti_unmap_locked(ctx);
 }
@@ -184,6 +207,27 @@ static int vdti_status(struct vdti_ctx *ctx, struct vdti_status __user *uarg)
 	return copy_to_user(uarg, &st, sizeof(st)) ? -EFAULT : 0;
 }
 
+static int vdti_watch(struct vdti_ctx *ctx, struct vdti_watch __user *uarg)
+{
+	struct vdti_watch arg;
+	struct pci_dev *pdev;
+
+	if (copy_from_user(&arg, uarg, sizeof(arg)))
+		return -EFAULT;
+	if (ctx->watch || arg.pad || arg.bus > 0xff || arg.devfn > 0xff)
+		return -EINVAL;
+	pdev = pci_get_domain_bus_and_slot(arg.domain, arg.bus, arg.devfn);
+	if (!pdev)
+		return -ENODEV;
+	/* move_notify reads it under the resv lock */
+	if (ctx->attach)
+		dma_resv_lock(ctx->dmabuf->resv, NULL);
+	ctx->watch = pdev;
+	if (ctx->attach)
+		dma_resv_unlock(ctx->dmabuf->resv);
+	return 0;
+}
+
 static long vdti_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct vdti_ctx *ctx = file->private_data;
@@ -203,6 +247,9 @@ static long vdti_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		break;
 	case VDTI_STATUS:
 		ret = vdti_status(ctx, uarg);
+		break;
+	case VDTI_WATCH:
+		ret = vdti_watch(ctx, uarg);
 		break;
 	default:
 		ret = -ENOTTY;
@@ -235,6 +282,7 @@ static int vdti_release(struct inode *inode, struct file *file)
 		dma_buf_put(ctx->dmabuf);
 		pci_dev_put(ctx->pdev);
 	}
+	pci_dev_put(ctx->watch);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx);
 	return 0;

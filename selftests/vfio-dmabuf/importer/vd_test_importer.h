@@ -29,6 +29,21 @@ struct vdti_status {
 	__u32 unmaps;
 	__u32 move_notifies;
 	__u32 invalidated;	/* move_notify came while mapped */
+	/*
+	 * move_notify came while mapped, but the watched device (VDTI_WATCH)
+	 * already had memory decode off or was out of D0: the BAR went away
+	 * before the importer was told.
+	 */
+	__u32 late_notifies;
+	__u32 pad;
+};
+
+/* The exporter's PCI device, for late_notifies. */
+struct vdti_watch {
+	__u32 domain;
+	__u32 bus;
+	__u32 devfn;
+	__u32 pad;
 };
 
 /* Each returns 0 or -1 with errno; VDTI_MAP returns the number of segments. */
@@ -36,5 +51,6 @@ struct vdti_status {
 #define VDTI_MAP	_IO('V', 0xd1)
 #define VDTI_UNMAP	_IO('V', 0xd2)
 #define VDTI_STATUS	_IOR('V', 0xd3, struct vdti_status)
+#define VDTI_WATCH	_IOW('V', 0xd4, struct vdti_watch)
 
 #endif /* _UAPI_VD_TEST_IMPORTER_H */
