@@ -13,6 +13,7 @@
 #include <sys/eventfd.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -77,6 +78,24 @@ static struct vdti_status status(struct rig *r)
 	return st;
 }
 
+/*
+ * Have the importer read the exporter's command and PM control registers at
+ * every move_notify that finds a mapping: late_notifies counts the times
+ * the BAR was already gone, i.e. it went away before the importer was told.
+ */
+static int watch(struct rig *r, const char *bdf)
+{
+	unsigned int domain, bus, dev, fn;
+	struct vdti_watch w = {};
+
+	if (sscanf(bdf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)
+		return -EINVAL;
+	w.domain = domain;
+	w.bus = bus;
+	w.devfn = dev << 3 | fn;
+	return ioctl(r->imp, VDTI_WATCH, &w) ? -errno : 0;
+}
+
 /* Open @bdf, export @region's first page, attach the importer and map it. */
 static int rig_setup(struct __test_metadata *_metadata, struct rig *r,
 		     const char *bdf, uint32_t region, uint32_t flags)
@@ -104,6 +123,8 @@ static int rig_setup(struct __test_metadata *_metadata, struct rig *r,
 		return -errno;
 	}
 	close(fd);
+	if (watch(r, bdf))
+		return -errno;
 	if (ioctl(r->imp, VDTI_MAP) != 1)
 		return -errno;
 	for (unsigned int i = 0; i < NR_COUNTED; i++) {
@@ -163,6 +184,8 @@ static const char *outcome(struct rig *r, int gives_back)
 		return "not revoked";
 	if (!st.invalidated || st.mapped)
 		return "told, but kept its mapping";
+	if (st.late_notifies)
+		return "told only after the BAR was gone";
 	mapped = ioctl(r->imp, VDTI_MAP) == 1;
 	if (mapped)
 		ioctl(r->imp, VDTI_UNMAP);
@@ -181,11 +204,29 @@ static const char *regrant_outcome(struct rig *r)
 }
 
 /*
+ * After a step that may give the BAR back, when the importer was perhaps
+ * never told it was gone: "never revoked" then, else as regrant_outcome().
+ */
+static const char *regrant_outcome_after(struct rig *r)
+{
+	struct vdti_status st = status(r);
+
+	if (st.mapped && !st.move_notifies)
+		return "never revoked";
+	return regrant_outcome(r);
+}
+
+/*
  * Record what @trigger did and check it: @ours is what our driver must do,
  * @mainline what mainline vfio-pci does (where it does less, the table shows
  * where we go beyond it).
  */
-#define EXPECT_TRIGGER(trigger, ours, mainline, got) do {				const char *_got = (got);																	vd_trigger_row(trigger, _got);							ASSERT_STREQ(vd_is_mainline() ? (mainline) : (ours), _got);		} while (0)
+#define EXPECT_TRIGGER(trigger, ours, mainline, got) do {			\
+	const char *_got = (got);						\
+										\
+	vd_trigger_row(trigger, _got);						\
+	ASSERT_STREQ(vd_is_mainline() ? (mainline) : (ours), _got);		\
+} while (0)
 
 #define REGRANTED	"revoked, then re-granted"
 
@@ -278,16 +319,154 @@ TEST_F(ivshmem, memory_disable_then_enable)
 	EXPECT_COUNTED("config", 1, 1);
 }
 
-/* A config write that leaves memory decode alone revokes nothing. */
+/* A config write that cannot touch memory decode revokes nothing. */
 TEST_F(ivshmem, unrelated_config_write_keeps_the_mapping)
 {
 	uint8_t lat = 0x40;
 
 	ASSERT_EQ(0, cfg_write(&self->r, 0x0d, &lat, 1));	/* latency timer */
-	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
-	EXPECT_TRIGGER("config write that keeps memory decode on", "not revoked",
-		       "not revoked", outcome(&self->r, 0));
+	EXPECT_TRIGGER("config write of another register (latency timer)",
+		       "not revoked", "not revoked", outcome(&self->r, 0));
 	EXPECT_COUNTED(NULL, 0, 0);
+}
+
+/*
+ * A command write that leaves memory decode on: ours revokes for the write
+ * and re-grants after it, because only vfio_pci_core's own copy of the
+ * value decides, and userspace may change its buffer between any read of
+ * ours and that copy (command_write_buffer_changes_under_the_core).
+ */
+TEST_F(ivshmem, command_write_keeping_memory_on)
+{
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
+	EXPECT_TRIGGER("config write: command register, memory decode stays on",
+		       REGRANTED, "not revoked", outcome(&self->r, 1));
+	EXPECT_COUNTED("config", 1, 1);
+}
+
+/*
+ * What the device did under the importer: whether memory decode went off
+ * while it still held a mapping, or before it was told.
+ */
+static const char *decode_under_mapping(struct rig *r)
+{
+	struct vdti_status st = status(r);
+	uint16_t cmd;
+
+	if (st.late_notifies)
+		return "told only after memory decode went off";
+	if (cfg_read(r, 4, &cmd, 2))
+		return "config read failed";
+	if (st.mapped && !(cmd & 0x2))
+		return "still mapped with memory decode off";
+	return "memory decode never off under a mapping";
+}
+
+/*
+ * The command register's two bytes straddle a page boundary; the second
+ * page stalls the first kernel read that reaches it. While it stalls, the
+ * first byte flips memory decode off: a kernel that read the buffer before
+ * (to decide whether to revoke) and reads it again for the write sees two
+ * different values. Whatever it read, memory decode must not go off under a
+ * live mapping.
+ */
+struct straddle {
+	struct rig *r;
+	char *buf;
+	ssize_t ret;
+};
+
+static void *straddle_write(void *arg)
+{
+	struct straddle *w = arg;
+
+	w->ret = pwrite(w->r->dev.fd, w->buf, 2, w->r->cfg + 4);
+	return NULL;
+}
+
+TEST_F(ivshmem, command_write_buffer_changes_under_the_core)
+{
+	struct straddle w = { .r = &self->r };
+	struct vd_stall st;
+	pthread_t thread;
+	uint16_t cmd;
+	char *high;
+
+	ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
+	ASSERT_TRUE(cmd & 0x2) TH_LOG("memory decode should be on");
+	ASSERT_EQ(0, vd_stall_init(&st, 2)) TH_LOG("userfaultfd: %s", strerror(errno));
+	w.buf = st.page - 1;
+	w.buf[0] = cmd & 0xff;			/* memory decode on... */
+	ASSERT_EQ(0, pthread_create(&thread, NULL, straddle_write, &w));
+	ASSERT_EQ(1, vd_stall_wait(&st, 10000)) TH_LOG("the write never touched its buffer");
+	w.buf[0] = cmd & 0xff & ~0x2;		/* ...and off before the write lands */
+	high = calloc(1, getpagesize());
+	ASSERT_NE(NULL, high);
+	high[0] = cmd >> 8;
+	ASSERT_EQ(0, vd_stall_release(&st, high));
+	ASSERT_EQ(0, pthread_join(thread, NULL));
+	free(high);
+	vd_stall_fini(&st);
+	ASSERT_EQ(2, w.ret) TH_LOG("write: %s", strerror(errno));
+	EXPECT_TRIGGER("config write: command, its buffer changed while the kernel reads it",
+		       "memory decode never off under a mapping",
+		       "memory decode never off under a mapping",
+		       decode_under_mapping(&self->r));
+	/* the BAR is usable again once memory decode is on */
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
+	ASSERT_STRNE("still revoked", regrant_outcome_after(&self->r));
+}
+
+/* A thread flips memory decode in the buffer a command write is made from. */
+struct flipper {
+	volatile uint16_t cmd;
+	atomic_int stop;
+};
+
+static void *flip(void *arg)
+{
+	struct flipper *f = arg;
+
+	while (!atomic_load(&f->stop))
+		f->cmd ^= 0x2;
+	return NULL;
+}
+
+TEST_F(ivshmem, command_write_racing_a_flipping_thread)
+{
+	struct flipper f = {};
+	struct timespec t0, t;
+	struct vdti_status vst;
+	pthread_t thread;
+	int n = 0, off = 0;
+	uint16_t cmd;
+
+	ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
+	f.cmd = cmd | 0x2;
+	ASSERT_EQ(0, pthread_create(&thread, NULL, flip, &f));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	do {
+		/* memory decode on and the importer mapped... */
+		ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
+		if (!status(&self->r).mapped)
+			ASSERT_EQ(1, ioctl(self->r.imp, VDTI_MAP))
+				TH_LOG("map: %s", strerror(errno));
+		/* ...then a write whose value is anyone's guess */
+		ASSERT_EQ(2, pwrite(self->r.dev.fd, (void *)&f.cmd, 2, self->r.cfg + 4));
+		ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
+		off += !(cmd & 0x2);
+		vst = status(&self->r);
+		ASSERT_EQ(0, vst.late_notifies)
+			TH_LOG("memory decode went off under a live mapping (write %d)", n);
+		ASSERT_FALSE(vst.mapped && !(cmd & 0x2))
+			TH_LOG("mapped while memory decode is off (write %d)", n);
+		n++;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+	} while (n < 2000 && t.tv_sec - t0.tv_sec < 5);
+	atomic_store(&f.stop, 1);
+	pthread_join(thread, NULL);
+	TH_LOG("%d writes, %d of them turned memory decode off", n, off);
+	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
 }
 
 TEST_F(ivshmem, device_close)

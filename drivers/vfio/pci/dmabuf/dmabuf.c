@@ -31,14 +31,13 @@
  *   decode off, the device out of D0 or in vfio's low-power state, or a hold
  *   (enum vdb_hold) taken by a trigger: a reset (reset_prepare..reset_done,
  *   whoever started it: VFIO_DEVICE_RESET, hot reset, FLR through config
- *   space, a sibling's bus reset, sysfs), a config write that may clear
- *   memory decode or leave D0 (taken before the write reaches the device),
- *   a low-power entry, AER (error_detected..resume), device close. Every
+ *   space, a sibling's bus reset, sysfs), a config write of the command or
+ *   PM control register (taken before the write reaches the device), a
+ *   low-power entry, AER (error_detected..resume), device close. Every
  *   trigger goes through vdb_dmabuf_hold(), vdb_dmabuf_unhold() or
  *   vdb_dmabuf_sync(); only vdb_dmabuf_update() moves a dma-buf.
  *
  * Lock order, outermost first
- *   vdb->cfg_lock	serialises config writes (ours)
  *   vdev->memory_lock	(vfio_pci_core) held for write by the core around
  *			resets it starts
  *   device_lock	(driver core, pci_dev_lock) around resets
@@ -522,7 +521,6 @@ void vdb_dmabuf_wait_gone(struct vdb_device *vdb)
 
 void vdb_dmabuf_init(struct vdb_device *vdb)
 {
-	mutex_init(&vdb->cfg_lock);
 	mutex_init(&vdb->dmabufs_lock);
 	INIT_LIST_HEAD(&vdb->dmabufs);
 	/* The device's own reference, dropped by vdb_dmabuf_wait_gone(). */
@@ -533,7 +531,6 @@ void vdb_dmabuf_init(struct vdb_device *vdb)
 void vdb_dmabuf_uninit(struct vdb_device *vdb)
 {
 	mutex_destroy(&vdb->dmabufs_lock);
-	mutex_destroy(&vdb->cfg_lock);
 }
 
 /*

@@ -71,82 +71,45 @@ static bool vdb_overlaps(loff_t pos, size_t count, unsigned int reg,
 }
 
 /*
- * Whether a config write may take MMIO away: leave memory decode off, or
- * move the device out of D0. Reads only the bytes of those two registers;
- * a fault reading them counts as "may" (the core's write fails anyway).
+ * Whether a config write reaches the bits that turn MMIO on or off: memory
+ * decode, in the low byte of the command register, and the power state, in
+ * the low byte of PM control.
  */
-static bool vdb_config_write_may_disable(struct vfio_pci_core_device *vdev,
-					 const char __user *buf, size_t count,
-					 loff_t pos)
+static bool vdb_config_write_is_mmio(struct pci_dev *pdev, size_t count,
+				     loff_t pos)
 {
-	struct pci_dev *pdev = vdev->pdev;
-	unsigned int reg;
-	u16 cmd;
-	u8 b;
-
-	if (vdb_overlaps(pos, count, PCI_COMMAND, 2)) {
-		cmd = le16_to_cpu(*(__le16 *)&vdev->vconfig[PCI_COMMAND]);
-		for (reg = PCI_COMMAND; reg < PCI_COMMAND + 2; reg++) {
-			if (!vdb_overlaps(pos, count, reg, 1))
-				continue;
-			if (get_user(b, buf + (reg - pos)))
-				return true;
-			cmd &= ~(0xff << (8 * (reg - PCI_COMMAND)));
-			cmd |= b << (8 * (reg - PCI_COMMAND));
-		}
-		if (!(cmd & PCI_COMMAND_MEMORY))
-			return true;
-	}
-	reg = pdev->pm_cap + PCI_PM_CTRL;
-	if (pdev->pm_cap && vdb_overlaps(pos, count, reg, 1)) {
-		if (get_user(b, buf + (reg - pos)))
-			return true;
-		if ((b & PCI_PM_CTRL_STATE_MASK) != PCI_D0)
-			return true;
-	}
-	return false;
-}
-
-/* Whether a config write reaches the registers that turn MMIO on or off. */
-static bool vdb_config_write_is_mmio(struct vfio_pci_core_device *vdev,
-				     size_t count, loff_t pos)
-{
-	struct pci_dev *pdev = vdev->pdev;
-
-	return vdb_overlaps(pos, count, PCI_COMMAND, 2) ||
-	       (pdev->pm_cap && vdb_overlaps(pos, count, pdev->pm_cap + PCI_PM_CTRL, 2));
+	return vdb_overlaps(pos, count, PCI_COMMAND, 1) ||
+	       (pdev->pm_cap &&
+		vdb_overlaps(pos, count, pdev->pm_cap + PCI_PM_CTRL, 1));
 }
 
 /*
- * Config writes that may turn MMIO off revoke before the write reaches the
- * device; every write to the command or PM control register re-reads the
- * state after it (memory decode back on, D0 again). Other registers cannot
- * change it, and a guest writes them often (BAR sizing, MSI setup): they
- * pass straight through, without a walk of the dma-bufs. FLR through config
- * space is a reset: the reset hooks see it.
+ * Every write that reaches those bits holds the dma-bufs revoked from before
+ * it reaches the device until it is done; then they follow the state it
+ * left (memory decode on again, back in D0). Other registers cannot turn
+ * MMIO off, and a guest writes them often (BAR sizing, MSI setup): they pass
+ * straight through, without a walk of the dma-bufs. FLR through config space
+ * is a reset: the reset hooks see it.
+ *
+ * The hold is taken whatever value is written, even one that leaves memory
+ * decode on: the core copies the value from userspace again, and a second
+ * thread may change it between any read of ours and that copy. Only the
+ * core's own copy decides, and it is out of our sight.
  */
 static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 			 size_t count, loff_t *ppos)
 {
 	struct vdb_device *vdb = vdb_from_vfio(core_vdev);
 	loff_t pos = *ppos & VFIO_PCI_OFFSET_MASK;
-	bool hold;
 	ssize_t ret;
 
 	if (VFIO_PCI_OFFSET_TO_INDEX(*ppos) != VFIO_PCI_CONFIG_REGION_INDEX ||
-	    !vdb_config_write_is_mmio(&vdb->core, count, pos))
+	    !vdb_config_write_is_mmio(vdb->core.pdev, count, pos))
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 
-	mutex_lock(&vdb->cfg_lock);
-	hold = vdb_config_write_may_disable(&vdb->core, buf, count, pos);
-	if (hold)
-		vdb_dmabuf_hold(vdb, VDB_HOLD_CONFIG);
+	vdb_dmabuf_hold(vdb, VDB_HOLD_CONFIG);
 	ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
-	if (hold)
-		vdb_dmabuf_unhold(vdb, VDB_HOLD_CONFIG);
-	else
-		vdb_dmabuf_sync(vdb, VDB_HOLD_CONFIG);
-	mutex_unlock(&vdb->cfg_lock);
+	vdb_dmabuf_unhold(vdb, VDB_HOLD_CONFIG);
 	return ret;
 }
 

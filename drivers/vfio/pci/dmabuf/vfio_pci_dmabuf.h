@@ -15,7 +15,7 @@
  * non-zero every dma-buf of the device is revoked.
  */
 enum vdb_hold {
-	VDB_HOLD_CONFIG,	/* a config write that may turn MMIO off */
+	VDB_HOLD_CONFIG,	/* a write to command or PM control */
 	VDB_HOLD_RESET,		/* between reset_prepare and reset_done */
 	VDB_HOLD_LOW_POWER,	/* a low-power entry on its way */
 	VDB_HOLD_AER,		/* between error_detected and resume */
@@ -26,9 +26,6 @@ enum vdb_hold {
 /* One per bound PCI device. */
 struct vdb_device {
 	struct vfio_pci_core_device core;
-
-	/* Serialises config space writes; see vdb_config_write(). */
-	struct mutex cfg_lock;
 
 	/*
 	 * The dma-bufs exported from this device, the holds, and the revoke
