@@ -22,6 +22,7 @@ const char *const vdb_hold_names[VDB_NR_HOLDS] = {
 	[VDB_HOLD_LOW_POWER]	= "low_power",
 	[VDB_HOLD_AER]		= "aer",
 	[VDB_HOLD_CLOSE]	= "close",
+	[VDB_HOLD_REMOVE]	= "remove",
 };
 
 static void vdb_show_counts(struct seq_file *m, const char *what,

@@ -33,9 +33,10 @@
  *   whoever started it: VFIO_DEVICE_RESET, hot reset, FLR through config
  *   space, a sibling's bus reset, sysfs), a config write of the command or
  *   PM control register (taken before the write reaches the device), a
- *   low-power entry, AER (error_detected..resume), device close. Every
- *   trigger goes through vdb_dmabuf_hold(), vdb_dmabuf_unhold() or
- *   vdb_dmabuf_sync(); only vdb_dmabuf_update() moves a dma-buf.
+ *   low-power entry, AER (error_detected..resume), device close, driver
+ *   remove. Every trigger goes through vdb_dmabuf_hold(),
+ *   vdb_dmabuf_unhold() or vdb_dmabuf_sync(); only vdb_dmabuf_update()
+ *   moves a dma-buf.
  *
  * Lock order, outermost first
  *   vdev->memory_lock	(vfio_pci_core) held for write by the core around

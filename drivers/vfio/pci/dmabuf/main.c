@@ -168,6 +168,12 @@ static void vdb_remove(struct pci_dev *pdev)
 {
 	struct vfio_pci_core_device *vdev = dev_get_drvdata(&pdev->dev);
 
+	/*
+	 * The device is going away, perhaps already gone (surprise removal):
+	 * importers let go now, not when userspace gets round to closing the
+	 * device fd, which the unregister below waits for. Never re-granted.
+	 */
+	vdb_dmabuf_hold(vdb_from_core(vdev), VDB_HOLD_REMOVE);
 	/* Waits for readers of the file in flight. */
 	vdb_debugfs_remove(vdb_from_core(vdev));
 	/* Waits until the device is closed, which detaches its dma-bufs... */

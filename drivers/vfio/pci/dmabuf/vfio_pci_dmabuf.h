@@ -20,6 +20,7 @@ enum vdb_hold {
 	VDB_HOLD_LOW_POWER,	/* a low-power entry on its way */
 	VDB_HOLD_AER,		/* between error_detected and resume */
 	VDB_HOLD_CLOSE,		/* the device is being closed */
+	VDB_HOLD_REMOVE,	/* the driver is being unbound: for good */
 	VDB_NR_HOLDS,
 };
 
