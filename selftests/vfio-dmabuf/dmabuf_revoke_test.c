@@ -569,6 +569,50 @@ static int low_power(struct rig *r, uint32_t feature)
 	return vd_feature(r->dev.fd, VFIO_DEVICE_FEATURE_SET | feature, NULL, 0);
 }
 
+static int runtime_suspended(const char *bdf, int ms)
+{
+	char path[128], st[32];
+
+	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/power/runtime_status", bdf);
+	for (; ms > 0; ms -= 20) {
+		if (!vd_read_file(path, st, sizeof(st)) && !strcmp(st, "suspended"))
+			return 1;
+		usleep(20000);
+	}
+	return 0;
+}
+
+/*
+ * LOW_POWER_ENTRY_WITH_WAKEUP: any access that resumes the device ends the
+ * low-power state and signals the eventfd; LOW_POWER_EXIT is optional then.
+ * The BAR is back, so is the dma-buf.
+ */
+TEST_F(virtio, low_power_wakeup_regrants)
+{
+	struct vfio_device_low_power_entry_with_wakeup w;
+	struct pollfd pfd = { .events = POLLIN };
+	uint16_t cmd;
+
+	pfd.fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	ASSERT_LE(0, pfd.fd);
+	w.wakeup_eventfd = pfd.fd;
+	w.reserved = 0;
+	ASSERT_EQ(0, vd_feature(self->r.dev.fd, VFIO_DEVICE_FEATURE_SET |
+				VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, &w, sizeof(w)))
+		TH_LOG("LOW_POWER_ENTRY_WITH_WAKEUP: %s", strerror(errno));
+	EXPECT_TRIGGER("VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP", "revoked",
+		       "revoked", outcome(&self->r, 0));
+	ASSERT_EQ(1, runtime_suspended(self->r.dev.bdf, 10000))
+		TH_LOG("the device never runtime-suspended");
+	/* a config read through vfio resumes it: the wake-up */
+	ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
+	ASSERT_EQ(1, poll(&pfd, 1, 5000)) TH_LOG("no wake-up signalled");
+	EXPECT_TRIGGER("wake-up from low power (a config read resumes the device)",
+		       "re-granted", "still revoked", regrant_outcome(&self->r));
+	EXPECT_COUNTED("low_power", 1, 1);
+	close(pfd.fd);
+}
+
 TEST_F(virtio, low_power_entry_then_exit)
 {
 	ASSERT_EQ(0, low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY))

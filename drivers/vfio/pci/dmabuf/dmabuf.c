@@ -36,7 +36,8 @@
  *   low-power entry, AER (error_detected..resume), device close, driver
  *   remove. Every trigger goes through vdb_dmabuf_hold(),
  *   vdb_dmabuf_unhold() or vdb_dmabuf_sync(); only vdb_dmabuf_update()
- *   moves a dma-buf.
+ *   moves a dma-buf. A runtime resume that ends vfio's low-power state (a
+ *   wake-up) syncs too.
  *
  * Lock order, outermost first
  *   vdev->memory_lock	(vfio_pci_core) held for write by the core around

@@ -143,6 +143,63 @@ static const struct vfio_device_ops vdb_ops = {
 	VDB_IOMMUFD_OPS
 };
 
+#ifdef CONFIG_PM
+/*
+ * vfio_pci_core installs its runtime PM ops into our driver when it registers
+ * a device. We wrap them, once, to see wake-ups: a runtime resume with a
+ * wake-up eventfd armed ends vfio's low-power state without any call of
+ * ours, whoever resumed the device (a config access through vfio or sysfs,
+ * the PCI core, the eventfd path), and the BAR is reachable again. A resume
+ * that leaves the low-power state engaged re-grants nothing.
+ *
+ * The core writes its ops back at each registration; until we put ours back
+ * a few instructions later, a wake-up of another of our devices goes
+ * straight to the core. Its dma-bufs then stay revoked until the user's
+ * LOW_POWER_EXIT or next command write: the safe side.
+ */
+static const struct dev_pm_ops *vdb_core_pm_ops;
+
+static int vdb_runtime_suspend(struct device *dev)
+{
+	return vdb_core_pm_ops->runtime_suspend(dev);
+}
+
+static int vdb_runtime_resume(struct device *dev)
+{
+	struct vfio_pci_core_device *vdev = dev_get_drvdata(dev);
+	int ret = vdb_core_pm_ops->runtime_resume(dev);
+
+	if (vdev)
+		vdb_dmabuf_sync(vdb_from_core(vdev), VDB_HOLD_LOW_POWER);
+	return ret;
+}
+
+static const struct dev_pm_ops vdb_pm_ops = {
+	SET_RUNTIME_PM_OPS(vdb_runtime_suspend, vdb_runtime_resume, NULL)
+};
+
+static DEFINE_MUTEX(vdb_pm_ops_lock);
+
+static void vdb_wrap_pm_ops(struct device *dev)
+{
+	const struct dev_pm_ops *pm;
+
+	mutex_lock(&vdb_pm_ops_lock);
+	pm = READ_ONCE(dev->driver->pm);
+	if (pm != &vdb_pm_ops) {
+		/* the same core ops every time; a different one is a bug */
+		if (!WARN_ON(vdb_core_pm_ops && pm != vdb_core_pm_ops) &&
+		    pm && pm->runtime_suspend && pm->runtime_resume) {
+			vdb_core_pm_ops = pm;
+			WRITE_ONCE(dev->driver->pm, &vdb_pm_ops);
+		}
+	}
+	mutex_unlock(&vdb_pm_ops_lock);
+}
+#else
+static void vdb_wrap_pm_ops(struct device *dev) { }
+#endif
+
 static int vdb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 {
 	struct vdb_device *vdb;
@@ -156,6 +213,7 @@ static int vdb_probe(struct pci_dev *pdev, const struct pci_device_id *id)
 	ret = vfio_pci_core_register_device(&vdb->core);
 	if (ret)
 		goto err_put;
+	vdb_wrap_pm_ops(&pdev->dev);
 	vdb_debugfs_add(vdb);
 	return 0;
 
