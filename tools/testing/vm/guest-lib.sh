@@ -2,11 +2,14 @@
 # Shell helpers for the guest scripts (guest-run.sh, bench-guest.sh),
 # copied into every share as lib.sh. Sourced, not executed.
 
-find_dev() { # find_dev VENDOR:DEVICE: the first such device's BDF
+find_devs() { # find_devs VENDOR:DEVICE: every such device's BDF, in bus order
 	for d in /sys/bus/pci/devices/*; do
-		[ "$(cat $d/vendor):$(cat $d/device)" = "$1" ] && basename $d && return 0
+		[ "$(cat $d/vendor):$(cat $d/device)" = "$1" ] && basename $d
 	done
-	return 1
+}
+
+find_dev() { # find_dev VENDOR:DEVICE: the first such device's BDF
+	find_devs "$1" | head -n1 | grep .
 }
 
 bind() { # bind BDF DRIVER, through driver_override

@@ -45,15 +45,20 @@ S=$OUT/00-setup.tap
 echo "TAP version 13" >$S
 BDF=$(find_dev 0x1af4:0x1110) || { tap $S not-ok "find the ivshmem device"; exit 1; }
 IO_BDF=$(find_dev 0x1b36:0x0005) || { tap $S not-ok "find the pci-testdev device"; exit 1; }
-PM_BDF=$(find_dev 0x1af4:0x1044) || { tap $S not-ok "find the virtio-rng device"; exit 1; }
-export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF
+# two virtio-rngs: AER recovery succeeds behind the first's port, fails behind the second's
+RNG_BDFS=$(find_devs 0x1af4:0x1044)
+PM_BDF=$(echo $RNG_BDFS | cut -d' ' -f1)
+AER_BDF=$(echo $RNG_BDFS | cut -d' ' -f2)
+[ -n "$AER_BDF" ] && [ "$AER_BDF" != "$PM_BDF" ] ||
+	{ tap $S not-ok "find the two virtio-rng devices"; exit 1; }
+export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF VD_AER_BDF=$AER_BDF
 step $S "load $VD_DRIVER" load || exit 1
 step $S "load aer_inject" modprobe aer_inject || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1
-EDU_BDFS=$(for d in /sys/bus/pci/devices/*; do
-	[ "$(cat $d/vendor):$(cat $d/device)" = "0x1234:0x11e8" ] && basename $d; done)
+step $S "bind virtio-rng $AER_BDF to $VD_DRIVER" bind "$AER_BDF" "$VD_DRIVER" || exit 1
+EDU_BDFS=$(find_devs 0x1234:0x11e8)
 EDU_BDF=$(echo $EDU_BDFS | cut -d' ' -f1)
 P2P_BDF=$(echo $EDU_BDFS | cut -d' ' -f2)
 if [ -n "$VD_IMPORTER_KO" ]; then
@@ -94,6 +99,7 @@ fi
 step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
+step $T "unbind $AER_BDF from $VD_DRIVER" unbind "$AER_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
 step $T "delete rxe0" rdma link delete rxe0
 if [ -e /sys/kernel/debug/kmemleak ]; then

@@ -390,5 +390,5 @@ DOC_TABLES = [
     DocTable("errno-table", "errno-table.md", "dmabuf_export_test.c",
              ["EXPECT_EXPORT", "vd_errno_row"], "errno-table.txt", "input"),
     DocTable("trigger-table", "revoke-triggers.md", "dmabuf_revoke_test.c",
-             ["EXPECT_TRIGGER"], "trigger-table.txt", "trigger"),
+             ["EXPECT_TRIGGER", "vd_trigger_row"], "trigger-table.txt", "trigger"),
 ]

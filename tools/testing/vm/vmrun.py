@@ -4,9 +4,10 @@
 share's run.sh in it.
 
 The machine: q35, intel-iommu (intremap, caching-mode), ivshmem-plain whose
-BAR2 is the host file --shm (behind a root port: bus reset), virtio-rng-pci
-(behind a root port: FLR, PCI PM), the edu DMA engine, pci-testdev (it has an
-I/O port BAR), virtio-net, and a 9p share
+BAR2 is the host file --shm (behind a root port: bus reset), two virtio-rng-pci
+(each behind a root port: FLR, PCI PM, AER; the first port's link reset
+succeeds, the second's fails, for both outcomes of AER recovery), the edu DMA
+engine, pci-testdev (it has an I/O port BAR), virtio-net, and a 9p share
 (--share) mounted at /mnt/host. The guest writes its results to share/out/.
 
 Exit status (also written to share/out/vmrun.json with the splat lines):
@@ -56,8 +57,14 @@ def qemu_cmd(a):
         "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
         "-device", "ivshmem-plain,memdev=ivshm,bus=rp0",
         # FLR, PCI PM (D3hot) and AER, for the revoke triggers ivshmem lacks.
-        "-device", "pcie-root-port,id=rp1,chassis=2,slot=2",
+        # A port faster than 2.5 GT/s reports Data Link Layer Link Active,
+        # so the link reset of AER recovery succeeds and resume runs...
+        "-device", "pcie-root-port,id=rp1,chassis=2,slot=2,x-speed=5",
         "-device", "virtio-rng-pci,bus=rp1,aer=on",
+        # ...and at its default speed the kernel waits for Link Active in
+        # vain: recovery fails, resume never runs.
+        "-device", "pcie-root-port,id=rp2,chassis=3,slot=3",
+        "-device", "virtio-rng-pci,bus=rp2,aer=on",
         # Two edu DMA engines: one for the test importer, one for edu-p2p.
         "-device", "edu",
         "-device", "edu",

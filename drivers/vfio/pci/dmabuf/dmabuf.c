@@ -33,11 +33,11 @@
  *   whoever started it: VFIO_DEVICE_RESET, hot reset, FLR through config
  *   space, a sibling's bus reset, sysfs), a config write of the command or
  *   PM control register (taken before the write reaches the device), a
- *   low-power entry, AER (error_detected..resume), device close, driver
- *   remove. Every trigger goes through vdb_dmabuf_hold(),
- *   vdb_dmabuf_unhold() or vdb_dmabuf_sync(); only vdb_dmabuf_update()
- *   moves a dma-buf. A runtime resume that ends vfio's low-power state (a
- *   wake-up) syncs too.
+ *   low-power entry, AER (error_detected until the hardware is seen to
+ *   decode memory again), device close, driver remove. Every trigger goes
+ *   through vdb_dmabuf_hold(), vdb_dmabuf_unhold() or vdb_dmabuf_sync();
+ *   only vdb_dmabuf_update() moves a dma-buf. A runtime resume that ends
+ *   vfio's low-power state (a wake-up) syncs too.
  *
  * Lock order, outermost first
  *   vdev->memory_lock	(vfio_pci_core) held for write by the core around
@@ -126,6 +126,40 @@ static bool vdb_mmio_usable(struct vdb_device *vdb)
 	return !vdev->pm_runtime_engaged && pdev->current_state < PCI_D3hot &&
 	       (pdev->no_command_memory ||
 		(le16_to_cpu(cmd) & PCI_COMMAND_MEMORY));
+}
+
+/*
+ * Whether the hardware itself decodes memory now. AER recovery may reset the
+ * link (a secondary bus reset, DPC) without the reset hooks and without
+ * restoring config space: vconfig still says memory decode is on while the
+ * device has it off and its BARs unprogrammed. A device that is gone, or
+ * whose link is down, reads all ones.
+ */
+static bool vdb_hw_decodes_memory(struct vdb_device *vdb)
+{
+	struct pci_dev *pdev = vdb->core.pdev;
+	u16 cmd;
+
+	if (pci_read_config_word(pdev, PCI_COMMAND, &cmd) ||
+	    PCI_POSSIBLE_ERROR(cmd))
+		return false;
+	return pdev->no_command_memory || (cmd & PCI_COMMAND_MEMORY);
+}
+
+/*
+ * The AER hold ends once the device is seen to decode memory again: at
+ * resume when recovery left it so; otherwise, after a recovery that failed
+ * or reset the link behind vfio's back, at the first reset, command or PM
+ * control write, low-power exit or wake-up after which it does (a command
+ * write with memory decode on makes vfio restore the BARs). Close ends it
+ * for good, and open starts without it.
+ */
+static void vdb_aer_settle(struct vdb_device *vdb)
+{
+	lockdep_assert_held(&vdb->dmabufs_lock);
+
+	if (vdb->holds[VDB_HOLD_AER] && vdb_hw_decodes_memory(vdb))
+		vdb->holds[VDB_HOLD_AER] = 0;
 }
 
 /*
@@ -414,11 +448,17 @@ static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_hold why)
 	}
 }
 
-/* MMIO is going away for @why: revoke everything until vdb_dmabuf_unhold(). */
+/*
+ * MMIO is going away for @why: revoke everything until vdb_dmabuf_unhold().
+ * An AER hold is not counted: it lasts until vdb_aer_settle() ends it.
+ */
 void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	vdb->holds[why]++;
+	if (why == VDB_HOLD_AER)
+		vdb->holds[why] = 1;
+	else
+		vdb->holds[why]++;
 	vdb_dmabuf_update(vdb, why);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
@@ -427,10 +467,9 @@ void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why)
 void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	if (vdb->holds[why])
+	if (!WARN_ON(why == VDB_HOLD_AER || !vdb->holds[why]))
 		vdb->holds[why]--;
-	else	/* only close may have ended an AER hold already */
-		WARN_ON(why != VDB_HOLD_AER);
+	vdb_aer_settle(vdb);
 	vdb_dmabuf_update(vdb, why);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
@@ -439,7 +478,20 @@ void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why)
 void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why)
 {
 	mutex_lock(&vdb->dmabufs_lock);
+	vdb_aer_settle(vdb);
 	vdb_dmabuf_update(vdb, why);
+	mutex_unlock(&vdb->dmabufs_lock);
+}
+
+/*
+ * The device is being opened: nothing is exported yet. An AER hold taken
+ * while it was closed (a fatal error, a sibling's recovery) belongs to no
+ * one: the open enables, and resets where it can, a fresh device.
+ */
+void vdb_dmabuf_open(struct vdb_device *vdb)
+{
+	mutex_lock(&vdb->dmabufs_lock);
+	vdb->holds[VDB_HOLD_AER] = 0;
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 

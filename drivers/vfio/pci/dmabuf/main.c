@@ -22,6 +22,7 @@ static int vdb_open_device(struct vfio_device *core_vdev)
 		container_of(core_vdev, struct vfio_pci_core_device, vdev);
 	int ret;
 
+	vdb_dmabuf_open(vdb_from_core(vdev));
 	ret = vfio_pci_core_enable(vdev);
 	if (ret)
 		return ret;
@@ -261,7 +262,10 @@ static void vdb_reset_done(struct pci_dev *pdev)
 	vdb_dmabuf_unhold(vdb_from_pdev(pdev), VDB_HOLD_RESET);
 }
 
-/* AER: revoke on detection; re-grant on resume if memory decode is back. */
+/*
+ * AER: revoke on detection; re-grant once the hardware decodes memory again,
+ * at resume or later (see vdb_aer_settle()).
+ */
 static pci_ers_result_t vdb_error_detected(struct pci_dev *pdev,
 					   pci_channel_state_t state)
 {
@@ -271,7 +275,7 @@ static pci_ers_result_t vdb_error_detected(struct pci_dev *pdev,
 
 static void vdb_error_resume(struct pci_dev *pdev)
 {
-	vdb_dmabuf_unhold(vdb_from_pdev(pdev), VDB_HOLD_AER);
+	vdb_dmabuf_sync(vdb_from_pdev(pdev), VDB_HOLD_AER);
 }
 
 static const struct pci_error_handlers vdb_err_handlers = {

@@ -18,7 +18,7 @@ enum vdb_hold {
 	VDB_HOLD_CONFIG,	/* a write to command or PM control */
 	VDB_HOLD_RESET,		/* between reset_prepare and reset_done */
 	VDB_HOLD_LOW_POWER,	/* a low-power entry on its way */
-	VDB_HOLD_AER,		/* between error_detected and resume */
+	VDB_HOLD_AER,		/* error_detected until the device decodes */
 	VDB_HOLD_CLOSE,		/* the device is being closed */
 	VDB_HOLD_REMOVE,	/* the driver is being unbound: for good */
 	VDB_NR_HOLDS,
@@ -68,6 +68,7 @@ void vdb_dmabuf_init(struct vdb_device *vdb);
 void vdb_dmabuf_uninit(struct vdb_device *vdb);
 int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 			size_t argsz);
+void vdb_dmabuf_open(struct vdb_device *vdb);
 void vdb_dmabuf_close(struct vdb_device *vdb);
 void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why);
 void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why);
