@@ -261,6 +261,23 @@ TEST_F(export, open_flags_unknown)
 		      VD_IVSHMEM_BAR, O_CLOEXEC | O_APPEND, 0, &page0, 1, 0);
 }
 
+/*
+ * What fcntl(F_GETFL) returns may be passed back as it is: on 64-bit it
+ * includes the kernel's O_LARGEFILE, which glibc defines as 0 there.
+ */
+TEST_F(export, open_flags_as_f_getfl_reports)
+{
+	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int fl = fcntl(null, F_GETFL);
+
+	ASSERT_LE(0, fl);
+	close(null);
+	ASSERT_EQ(O_RDWR, fl & O_ACCMODE);
+	ASSERT_NE(0, fl & ~O_ACCMODE) TH_LOG("F_GETFL shows no O_LARGEFILE: %#x", fl);
+	EXPECT_EXPORT("open_flags = F_GETFL of an O_RDWR file (O_LARGEFILE)", 0, 0,
+		      self->dev.fd, VD_IVSHMEM_BAR, fl, 0, &page0, 1, 0);
+}
+
 TEST_F(export, region_rom)
 {
 	EXPECT_EXPORT("region = ROM", ENODEV, ENODEV, self->dev.fd,
@@ -382,6 +399,59 @@ TEST_F(export, huge_nr_ranges)
 		      VD_IVSHMEM_BAR, O_CLOEXEC, 0, NULL, 1U << 31, 0);
 }
 
+/*
+ * Requests wrong in two ways get the errno mainline gives: the header first,
+ * then the region, then the shape of every range, then where each lies.
+ */
+TEST_F(export, nr_ranges_zero_and_region_rom)
+{
+	EXPECT_EXPORT("nr_ranges = 0 and region = ROM", EINVAL, EINVAL,
+		      self->dev.fd, VFIO_PCI_ROM_REGION_INDEX, O_CLOEXEC, 0,
+		      &page0, 0, 0);
+}
+
+TEST_F(export, empty_bar_and_zero_length)
+{
+	const struct vfio_region_dma_range r = { .offset = 0, .length = 0 };
+
+	EXPECT_EXPORT("region = empty BAR and length = 0", ENODEV, ENODEV,
+		      self->dev.fd, VFIO_PCI_BAR1_REGION_INDEX, O_CLOEXEC, 0,
+		      &r, 1, 0);
+}
+
+TEST_F(export, first_range_wraps_second_has_zero_length)
+{
+	const struct vfio_region_dma_range r[] = {
+		{ .offset = ~0ULL & ~(SZ_4K - 1), .length = SZ_4K },
+		{ .offset = 0, .length = 0 },
+	};
+
+	EXPECT_EXPORT("range 1 wraps, range 2 has length 0", EINVAL, EINVAL,
+		      self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, r, 2, 0);
+}
+
+TEST_F(export, first_range_wraps_second_past_bar)
+{
+	const struct vfio_region_dma_range r[] = {
+		{ .offset = ~0ULL & ~(SZ_4K - 1), .length = SZ_4K },
+		{ .offset = SZ_16M, .length = SZ_4K },
+	};
+
+	EXPECT_EXPORT("range 1 wraps, range 2 past the BAR", EOVERFLOW, EOVERFLOW,
+		      self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, r, 2, 0);
+}
+
+TEST_F(export, first_range_past_bar_second_wraps)
+{
+	const struct vfio_region_dma_range r[] = {
+		{ .offset = SZ_16M, .length = SZ_4K },
+		{ .offset = ~0ULL & ~(SZ_4K - 1), .length = SZ_4K },
+	};
+
+	EXPECT_EXPORT("range 1 past the BAR, range 2 wraps", EINVAL, EINVAL,
+		      self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, r, 2, 0);
+}
+
 TEST_F(export, set_instead_of_get)
 {
 	struct vfio_device_feature_dma_buf db = { .region_index = VD_IVSHMEM_BAR };
@@ -423,6 +493,15 @@ TEST_F(export_io, region_io_port_bar)
 	ASSERT_NE(0, ri.size) TH_LOG("pci-testdev's BAR1 should be its I/O BAR");
 	EXPECT_EXPORT("region = I/O port BAR", EINVAL, EINVAL, self->dev.fd,
 		      VFIO_PCI_BAR1_REGION_INDEX, O_CLOEXEC, 0, &page0, 1, 0);
+}
+
+TEST_F(export_io, io_port_bar_and_zero_length)
+{
+	const struct vfio_region_dma_range r = { .offset = 0, .length = 0 };
+
+	EXPECT_EXPORT("region = I/O port BAR and length = 0", EINVAL, EINVAL,
+		      self->dev.fd, VFIO_PCI_BAR1_REGION_INDEX, O_CLOEXEC, 0,
+		      &r, 1, 0);
 }
 
 TEST_HARNESS_MAIN

@@ -65,8 +65,13 @@
 #define FZ_BACKED	(8ULL << 20)
 /* Mainline copies the ranges with kmalloc: nothing above 4 MiB. */
 #define KMALLOC_MAX	(4ULL << 20)
-/* open(2) flags ours accepts for the new fd (VDB_OPEN_FLAGS). */
-#define OURS_OPEN_FLAGS	(O_CLOEXEC | O_ACCMODE | O_NONBLOCK)
+/*
+ * open(2) flags ours accepts for the new fd (VDB_OPEN_FLAGS). O_LARGEFILE is
+ * the kernel's: glibc defines it as 0 on 64-bit, where the kernel reports it
+ * in F_GETFL.
+ */
+#define KERNEL_O_LARGEFILE	0100000
+#define OURS_OPEN_FLAGS	(O_CLOEXEC | O_ACCMODE | O_NONBLOCK | KERNEL_O_LARGEFILE)
 #define KNOWN_FLAGS	(VFIO_DEVICE_FEATURE_MASK | VFIO_DEVICE_FEATURE_GET | \
 			 VFIO_DEVICE_FEATURE_SET | VFIO_DEVICE_FEATURE_PROBE)
 #define TAINT_WARN	(1UL << 9)
@@ -173,7 +178,7 @@ static uint32_t pick_open_flags(struct rng *r)
 	static const uint32_t list[] = {
 		O_RDONLY, O_WRONLY, O_RDWR, O_ACCMODE, O_NONBLOCK | O_CLOEXEC,
 		O_APPEND | O_CLOEXEC, O_TRUNC, O_CREAT | O_EXCL, O_NOCTTY,
-		O_DSYNC, O_DIRECT, O_LARGEFILE, O_NOFOLLOW, O_NOATIME, O_SYNC,
+		O_DSYNC, O_DIRECT, KERNEL_O_LARGEFILE, O_NOFOLLOW, O_NOATIME, O_SYNC,
 		O_DIRECTORY | O_CLOEXEC,
 	};
 

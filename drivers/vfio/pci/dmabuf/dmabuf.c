@@ -70,8 +70,11 @@ VDB_IMPORT_NS_DMA_BUF();
 #define VDB_MAX_SEG		ALIGN_DOWN(UINT_MAX, PAGE_SIZE)
 /* How often a revoke or a remove that keeps waiting says so. */
 #define VDB_WAIT_WARN		(10 * HZ)
-/* open(2) flags a dma-buf fd can take; anything else is refused. */
-#define VDB_OPEN_FLAGS		(O_CLOEXEC | O_ACCMODE | O_NONBLOCK)
+/*
+ * open(2) flags a dma-buf fd can take; anything else is refused. O_LARGEFILE
+ * is what fcntl(F_GETFL) reports on 64-bit: a caller may pass it back.
+ */
+#define VDB_OPEN_FLAGS		(O_CLOEXEC | O_ACCMODE | O_NONBLOCK | O_LARGEFILE)
 
 struct vdb_range {
 	phys_addr_t paddr;
@@ -605,7 +608,12 @@ static int vdb_check_region(struct vfio_pci_core_device *vdev, u32 index)
 	return 0;
 }
 
-/* Check the user's ranges and resolve them to bus addresses of the BAR. */
+/*
+ * Check the user's ranges and resolve them to bus addresses of the BAR. Two
+ * passes, so that a request wrong in several ways gets mainline's errno: the
+ * shape of every range first (-EINVAL), then where each lies in the BAR
+ * (-EOVERFLOW for an end that wraps, -EINVAL past the BAR).
+ */
 static int vdb_fill_ranges(struct vdb_dmabuf *priv, struct pci_dev *pdev,
 			   const struct vfio_region_dma_range *ur, size_t *size)
 {
@@ -615,16 +623,18 @@ static int vdb_fill_ranges(struct vdb_dmabuf *priv, struct pci_dev *pdev,
 	u32 i;
 
 	for (i = 0; i < priv->nr_ranges; i++) {
-		u64 end;
-
 		if (!ur[i].length || !PAGE_ALIGNED(ur[i].offset) ||
 		    !PAGE_ALIGNED(ur[i].length))
 			return -EINVAL;
+		if (check_add_overflow(total, (size_t)ur[i].length, &total))
+			return -EINVAL;
+	}
+	for (i = 0; i < priv->nr_ranges; i++) {
+		u64 end;
+
 		if (check_add_overflow(ur[i].offset, ur[i].length, &end))
 			return -EOVERFLOW;
 		if (end > bar_len)
-			return -EINVAL;
-		if (check_add_overflow(total, (size_t)ur[i].length, &total))
 			return -EINVAL;
 		priv->ranges[i].paddr = start + ur[i].offset;
 		priv->ranges[i].len = ur[i].length;
