@@ -126,7 +126,8 @@ static bool vdb_mmio_usable(struct vdb_device *vdb)
 		if (vdb->holds[i])
 			return false;
 	cmd = READ_ONCE(*(__le16 *)&vdev->vconfig[PCI_COMMAND]);
-	return !vdev->pm_runtime_engaged && pdev->current_state < PCI_D3hot &&
+	/* D1 and D2 are as far as D3hot: config cycles only */
+	return !vdev->pm_runtime_engaged && pdev->current_state == PCI_D0 &&
 	       (pdev->no_command_memory ||
 		(le16_to_cpu(cmd) & PCI_COMMAND_MEMORY));
 }
