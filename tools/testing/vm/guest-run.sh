@@ -51,13 +51,15 @@ PM_BDF=$(echo $RNG_BDFS | cut -d' ' -f1)
 AER_BDF=$(echo $RNG_BDFS | cut -d' ' -f2)
 [ -n "$AER_BDF" ] && [ "$AER_BDF" != "$PM_BDF" ] ||
 	{ tap $S not-ok "find the two virtio-rng devices"; exit 1; }
-export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF VD_AER_BDF=$AER_BDF
+SRIOV_BDF=$(find_dev 0x1b36:0x0010) || { tap $S not-ok "find the NVMe (SR-IOV PF) device"; exit 1; }
+export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF VD_AER_BDF=$AER_BDF VD_SRIOV_BDF=$SRIOV_BDF
 step $S "load $VD_DRIVER" load || exit 1
 step $S "load aer_inject" modprobe aer_inject || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $AER_BDF to $VD_DRIVER" bind "$AER_BDF" "$VD_DRIVER" || exit 1
+step $S "bind NVMe (SR-IOV PF) $SRIOV_BDF to $VD_DRIVER" bind "$SRIOV_BDF" "$VD_DRIVER" || exit 1
 EDU_BDFS=$(find_devs 0x1234:0x11e8)
 EDU_BDF=$(echo $EDU_BDFS | cut -d' ' -f1)
 P2P_BDF=$(echo $EDU_BDFS | cut -d' ' -f2)
@@ -100,6 +102,7 @@ step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
 step $T "unbind $AER_BDF from $VD_DRIVER" unbind "$AER_BDF"
+step $T "unbind $SRIOV_BDF from $VD_DRIVER" unbind "$SRIOV_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
 step $T "delete rxe0" rdma link delete rxe0
 if [ -e /sys/kernel/debug/kmemleak ]; then

@@ -7,7 +7,8 @@ The machine: q35, intel-iommu (intremap, caching-mode), ivshmem-plain whose
 BAR2 is the host file --shm (behind a root port: bus reset), two virtio-rng-pci
 (each behind a root port: FLR, PCI PM, AER; the first port's link reset
 succeeds, the second's fails, for both outcomes of AER recovery), the edu DMA
-engine, pci-testdev (it has an I/O port BAR), virtio-net, and a 9p share
+engine, pci-testdev (it has an I/O port BAR), an NVMe controller with one
+SR-IOV VF, virtio-net, and a 9p share
 (--share) mounted at /mnt/host. The guest writes its results to share/out/.
 
 Exit status (also written to share/out/vmrun.json with the splat lines):
@@ -65,6 +66,11 @@ def qemu_cmd(a):
         # vain: recovery fails, resume never runs.
         "-device", "pcie-root-port,id=rp2,chassis=3,slot=3",
         "-device", "virtio-rng-pci,bus=rp2,aer=on",
+        # An SR-IOV PF (QEMU's NVMe controller, one VF), for sriov_configure.
+        "-device", "pcie-root-port,id=rp3,chassis=4,slot=4",
+        "-device", "nvme-subsys,id=nvs0",
+        "-device", "nvme,serial=vd0,subsys=nvs0,bus=rp3,sriov_max_vfs=1,"
+        "sriov_vq_flexible=2,sriov_vi_flexible=1,max_ioqpairs=4,msix_qsize=4",
         # Two edu DMA engines: one for the test importer, one for edu-p2p.
         "-device", "edu",
         "-device", "edu",

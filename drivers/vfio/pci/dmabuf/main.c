@@ -285,6 +285,18 @@ static const struct pci_error_handlers vdb_err_handlers = {
 	.reset_done	= vdb_reset_done,
 };
 
+static bool enable_sriov;
+module_param(enable_sriov, bool, 0644);
+MODULE_PARM_DESC(enable_sriov, "Enable support for SR-IOV configuration, as vfio-pci's parameter of the same name. Enabling SR-IOV on a PF typically requires support of the userspace PF driver; VFs created without it may not work.");
+
+/* As vfio-pci: VFs of a PF bound here are bound here too (driver_override). */
+static int vdb_sriov_configure(struct pci_dev *pdev, int nr_virtfn)
+{
+	if (!enable_sriov)
+		return -ENOENT;
+	return vfio_pci_core_sriov_configure(dev_get_drvdata(&pdev->dev), nr_virtfn);
+}
+
 static const struct pci_device_id vdb_pci_table[] = {
 	/* Any device, but only when driver_override names us. */
 	{ PCI_DRIVER_OVERRIDE_DEVICE_VFIO(PCI_ANY_ID, PCI_ANY_ID) },
@@ -298,6 +310,7 @@ static struct pci_driver vdb_pci_driver = {
 	.probe			= vdb_probe,
 	.remove			= vdb_remove,
 	.err_handler		= &vdb_err_handlers,
+	.sriov_configure	= vdb_sriov_configure,
 	.driver_managed_dma	= true,
 };
 
