@@ -28,45 +28,22 @@ ver=$(cat "$VD_CACHE/k/7.x/version" 2>/dev/null || true)
 root=$VD_CACHE/sid-root
 hdr=/usr/src/linux-headers-$krel
 
-# in_root DIR CMD...: run CMD in the chroot DIR with its own /proc (objtool
-# and maintainer scripts want it); the mount dies with the namespace.
-in_root() {
-	unshare -m --propagation private sh -c 'r=$1; shift
-		mount -t proc proc "$r/proc" && exec chroot "$r" /usr/bin/env -i \
-		PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 "$@"' sh "$@"
-}
-# drop DIR: remove a (possibly half-made) chroot, mounts left by a kill first
-drop() {
-	findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r | xargs -r umount -l
-	rm -rf --one-file-system "$1"
-}
-
 mkdir -p "$VD_CACHE"
 exec 9>"$root.lock"
 flock 9
 if [ "$(cat "$root/.vd-stamp" 2>/dev/null)" != "$krel $ver" ] || [ ! -f "$root$hdr/Makefile" ]; then
-	if ! command -v debootstrap >/dev/null; then
-		vd_log "installing debootstrap on the host"
-		apt-get update -q >/dev/null
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
-	fi
-	mirror=${VD_MIRROR:-$(vd_mirror '')}
-	[ -n "$mirror" ] || vd_die "no Debian mirror in the system's apt sources; set VD_MIRROR"
-	drop "$root.new"
-	vd_log "7.x: debootstrap sid into $root.new ($mirror)"
-	debootstrap --variant=minbase sid "$root.new" "$mirror" >"$root.log" 2>&1 ||
-		{ cat "$root.log" >&2; vd_die "debootstrap failed"; }
+	vd_debootstrap sid "$root.new"
 	vd_log "7.x: installing linux-headers-$krel${ver:+ ($ver)} and its toolchain"
 	apt=(apt-get -q -y -o Acquire::Check-Valid-Until=false)
 	# the headers package pulls in the gcc and linux-kbuild it was built for
-	in_root "$root.new" sh -c 'pkg=$1; shift; "$@" update && DEBIAN_FRONTEND=noninteractive \
+	vd_in_root "$root.new" sh -c 'pkg=$1; shift; "$@" update && DEBIAN_FRONTEND=noninteractive \
 		"$@" install --no-install-recommends make "$pkg" && "$@" clean' \
 		sh "linux-headers-$krel${ver:+=$ver}" "${apt[@]}" >>"$root.log" 2>&1 ||
 		{ cat "$root.log" >&2; vd_die "installing the 7.x headers in the chroot failed" \
 			"(has sid moved on? rerun fetch-kernels.sh 7.x)"; }
 	rm -rf "$root.new/var/lib/apt/lists"/*_*
 	echo "$krel $ver" >"$root.new/.vd-stamp"
-	drop "$root"
+	vd_drop_root "$root"
 	mv "$root.new" "$root"
 	vd_log "7.x: sid chroot ready ($(du -sh --one-file-system "$root" | cut -f1))"
 fi
@@ -81,7 +58,7 @@ for d in drivers include selftests ${rel:+"${rel%%/*}"}; do
 done
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
-if ! in_root "$root" make -C "$hdr" M="/build/$rel" -j"$(nproc)" modules >"$log" 2>&1 ||
+if ! vd_in_root "$root" make -C "$hdr" M="/build/$rel" -j"$(nproc)" modules >"$log" 2>&1 ||
    ! compgen -G "$root/build/$rel/*.ko" >/dev/null; then
 	cat "$log" >&2
 	vd_die "7.x: building $rel failed"

@@ -92,3 +92,40 @@ vd_has_pkg() {
 
 # vd_krel TAG: the resolved kernel release of a fetched tag.
 vd_krel() { cat "$VD_CACHE/k/$1/krel" 2>/dev/null; }
+
+# vd_in_root DIR CMD...: run CMD in the chroot DIR with its own /proc (objtool,
+# dkms and maintainer scripts want it); the mount dies with the namespace.
+vd_in_root() {
+	unshare -m --propagation private sh -c 'r=$1; shift
+		mount -t proc proc "$r/proc" && exec chroot "$r" /usr/bin/env -i \
+		PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
+		DEBIAN_FRONTEND=noninteractive "$@"' sh "$@"
+}
+
+# vd_drop_root DIR: remove a (possibly half-made) chroot, mounts left by a kill first.
+vd_drop_root() {
+	findmnt -rn -o TARGET | awk -v p="$1/" 'index($0, p) == 1' | sort -r | xargs -r umount -l
+	rm -rf --one-file-system "$1"
+}
+
+# vd_debootstrap SUITE DIR [APT-SUITE...]: a minbase chroot of SUITE in DIR
+# whose apt knows SUITE and the APT-SUITEs (e.g. trixie-backports), from the
+# mirror the system uses. The system's own apt sources are not touched.
+vd_debootstrap() {
+	local suite=$1 dir=$2 mirror s
+	shift 2
+	if ! command -v debootstrap >/dev/null; then
+		vd_log "installing debootstrap on the host"
+		apt-get update -q >/dev/null
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q debootstrap >/dev/null
+	fi
+	mirror=${VD_MIRROR:-$(vd_mirror '')}
+	[ -n "$mirror" ] || vd_die "no Debian mirror in the system's apt sources; set VD_MIRROR"
+	vd_drop_root "$dir"
+	vd_log "debootstrap $suite into $dir ($mirror)"
+	debootstrap --variant=minbase "$suite" "$dir" "$mirror" >"$dir.log" 2>&1 ||
+		{ cat "$dir.log" >&2; vd_die "debootstrap $suite failed"; }
+	for s in "$@"; do
+		echo "deb $mirror $s main" >>"$dir/etc/apt/sources.list"
+	done
+}
