@@ -143,7 +143,8 @@ int cmd_rdma_reg(int argc, char **argv)
 #else
 int cmd_rdma_reg(int argc, char **argv)
 {
-	die("rdma-reg: this vfio-dmabuf was built without libibverbs "
-	    "(apt install libibverbs-dev, then rebuild)");
+	die("rdma-reg: this vfio-dmabuf was built without libibverbs: %s when it "
+	    "was built (apt install libibverbs-dev pkg-config, then rebuild)",
+	    NO_IBVERBS_WHY);
 }
 #endif

@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <linux/vfio.h>
@@ -168,6 +169,44 @@ static void save_driver(const char *bdf, const char *drv)
 		close(fd);
 }
 
+/*
+ * Load vfio-pci-dmabuf with modprobe; on failure, say why in a user's terms:
+ * not built for this kernel, or refused for its signature (Secure Boot, with
+ * the key DKMS signs with not enrolled).
+ */
+static void load_our_driver(void)
+{
+	struct utsname u = { .release = "?" };
+	char out[1024] = "";
+	size_t n = 0;
+	FILE *p;
+	int st;
+
+	p = popen("modprobe " OUR_DRIVER " 2>&1", "r");
+	if (!p)
+		die("cannot run modprobe: %s", strerror(errno));
+	while (n < sizeof(out) - 1 && fgets(out + n, sizeof(out) - n, p))
+		n = strlen(out);
+	st = pclose(p);
+	if (st == 0 && !access("/sys/bus/pci/drivers/" OUR_DRIVER, F_OK))
+		return;
+	out[strcspn(out, "\n")] = '\0';
+	uname(&u);
+	if (strstr(out, "Key was rejected") || strstr(out, "Required key not available"))
+		die("the kernel refused to load %s: %s\n"
+		    "Secure Boot is on and the module is signed with DKMS's own key, which "
+		    "this machine does not trust yet. Enroll it once: mokutil --import "
+		    "/var/lib/dkms/mok.pub (choose a password), reboot, and pick \"Enroll "
+		    "MOK\" in the blue MOK manager; then modprobe %s.",
+		    OUR_DRIVER, out, OUR_DRIVER);
+	if (strstr(out, "not found"))
+		die("%s is not installed for kernel %s: install the vfio-pci-dmabuf-dkms "
+		    "package (or make dkms-install) with linux-headers-%s. On a kernel with "
+		    "native dma-buf export (6.19+) use --driver vfio-pci instead",
+		    OUR_DRIVER, u.release, u.release);
+	die("modprobe %s failed: %s", OUR_DRIVER, *out ? out : "no message");
+}
+
 static int cmd_bind(int argc, char **argv)
 {
 	const char *bdf, *drv = OUR_DRIVER;
@@ -181,11 +220,9 @@ static int cmd_bind(int argc, char **argv)
 	check_device(bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", drv);
 	if (access(path, F_OK)) {
-		if (!strcmp(drv, OUR_DRIVER))
-			die("driver %s is not loaded: run 'modprobe %s' (or install it: "
-			    "make dkms-install). On a kernel with native dma-buf export "
-			    "(6.19+) use --driver vfio-pci instead", drv, drv);
-		die("driver %s is not loaded", drv);
+		if (strcmp(drv, OUR_DRIVER))
+			die("driver %s is not loaded", drv);
+		load_our_driver();
 	}
 	snprintf(cur, sizeof(cur), "%s", bound_driver(bdf));
 	if (!strcmp(cur, drv)) {
