@@ -11,6 +11,9 @@ process, in one boot), e.g. to replay one on the kernel where it failed."""
 import argparse
 import glob
 import os
+import re
+import shutil
+import subprocess
 import sys
 import time
 
@@ -35,6 +38,82 @@ def check_doc_tables(tap, shares, update):
                           rows[main[0]], rig.label(main[0]))
         ok, msg = dt.check(table, update)
         tap.result(ok, "docs/%s matches what the kernels answered" % dt.doc, msg)
+
+
+def check_packages(tap):
+    """make deb, then the packages installed as the README says in fresh
+    Debian 13 and 12 chroots, with kernels added under them (pkg-test.sh);
+    what the tool and make dkms-src do on the host."""
+    out = os.path.join(rig.CACHE, "build", "deb" + rig.RUN_SUFFIX)
+    rc, msg = rig.sh(["make", "-s", "-C", rig.TOP, "deb", "DEB_OUT=" + out])
+    debs = sorted(glob.glob(os.path.join(out, "vfio-*_*.deb")))
+    debs = [d for d in debs if "dbgsym" not in d]
+    if not tap.result(rc == 0 and len(debs) == 2,
+                      "make deb: vfio-pci-dmabuf-dkms and vfio-dmabuf-tools", msg):
+        return
+    for suite in ("trixie", "bookworm"):
+        t0 = time.time()
+        p = subprocess.run([os.path.join(rig.VM, "pkg-test.sh"), suite] + debs,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        seen = 0
+        diag = []
+        for line in p.stdout.splitlines():
+            m = re.match(r"^(ok|not ok) \d+ - (.*)$", line)
+            if m:
+                tap.result(m.group(1) == "ok", "packages: " + m.group(2), "\n".join(diag))
+                seen += 1
+                diag = []
+            elif line.startswith("#"):
+                diag.append(line[1:].strip())
+        plan = re.search(r"^1\.\.(\d+)$", p.stdout, re.M)
+        tap.result(seen > 0 and plan is not None and int(plan.group(1)) == seen,
+                   "packages: %s: pkg-test.sh ran to the end" % suite, p.stderr[-3000:])
+        rig.log("packages: %s took %.0fs" % (suite, time.time() - t0))
+    host_tool_checks(tap, out)
+
+
+def host_tool_checks(tap, out):
+    """The command line tool's words for a driver that will not load, and
+    make dkms-src staging sources only, on the host (nothing is changed)."""
+    tool = os.path.join(out, "host-tool")
+    rc, msg = rig.sh(["make", "-s", "-C", os.path.join(rig.TOP, "tools", "vfio-dmabuf"),
+                      "O=" + tool])
+    if not tap.result(rc == 0, "host: build vfio-dmabuf", msg):
+        return
+    fake = os.path.join(out, "fake-modprobe")
+    os.makedirs(fake, exist_ok=True)
+    bdf = sorted(os.listdir("/sys/bus/pci/devices"))[0]
+    for what, said, want in (
+            ("a Secure Boot refusal", "modprobe: ERROR: could not insert 'vfio_pci_dmabuf': "
+             "Key was rejected by service", "mokutil --import /var/lib/dkms/mok.pub"),
+            ("a module not built for this kernel", "modprobe: FATAL: Module vfio-pci-dmabuf "
+             "not found in directory /lib/modules/x", "install the vfio-pci-dmabuf-dkms package")):
+        with open(os.path.join(fake, "modprobe"), "w") as f:
+            f.write("#!/bin/sh\necho \"%s\" >&2\nexit 1\n" % said)
+        os.chmod(os.path.join(fake, "modprobe"), 0o755)
+        if os.path.exists("/sys/bus/pci/drivers/vfio-pci-dmabuf"):
+            tap.result(True, "host: vfio-dmabuf bind explains %s" % what,
+                       skip="vfio-pci-dmabuf is loaded on this host")
+            continue
+        rc, msg = rig.sh([os.path.join(tool, "vfio-dmabuf"), "bind", bdf],
+                         env=dict(os.environ, PATH=fake + ":" + os.environ["PATH"]))
+        tap.result(rc == 1 and want in msg, "host: vfio-dmabuf bind explains %s" % what, msg)
+    # an in-tree build's leftovers must not reach /usr/src
+    tree = os.path.join(out, "tree")
+    shutil.rmtree(tree, ignore_errors=True)
+    shutil.copytree(rig.TOP, tree, ignore=shutil.ignore_patterns(".git", "build"))
+    mdir = os.path.join(tree, "drivers", "vfio", "pci", "dmabuf")
+    for junk in ("Module.symvers", "modules.order", "main.o", "vfio-pci-dmabuf.ko",
+                 "compat_probed.h", ".main.o.cmd"):
+        open(os.path.join(mdir, junk), "w").close()
+    src = os.path.join(out, "dkms-src")
+    rc, msg = rig.sh(["make", "-s", "-C", tree, "dkms-src", "DKMS_SRC=" + src])
+    staged = sorted(os.path.relpath(os.path.join(d, f), src)
+                    for d, _, fs in os.walk(src) for f in fs)
+    bad = [f for f in staged if re.search(r"\.(o|ko|cmd)$|symvers|modules\.order|compat_probed",
+                                          f)]
+    tap.result(rc == 0 and not bad and "dkms.conf" in staged,
+               "host: make dkms-src stages sources only", msg + "\n".join(staged))
 
 
 def run_kernel(tap, tag, bins, verbose, only=()):
@@ -85,7 +164,9 @@ def main():
     ap.add_argument("--update-docs", action="store_true",
                     help="rewrite generated tables in docs/ from this run")
     ap.add_argument("--only", nargs="+", default=[], metavar="PROG:FIXTURE.TEST",
-                    help="run only these tests (no docs tables, no demo)")
+                    help="run only these tests (no docs tables, no demo, no packages)")
+    ap.add_argument("--no-packages", action="store_true",
+                    help="skip the Debian package tests (make deb, the chroots)")
     a = ap.parse_args()
     tags = [t for t in a.kernels.split(",") if t]
     t0 = time.time()
@@ -104,6 +185,8 @@ def main():
                 shares[tag] = share
         if not a.only:
             check_doc_tables(tap, shares, a.update_docs)
+    if not a.only and not a.no_packages:
+        check_packages(tap)
     if "6.12" in tags and not a.only:
         # the main job, as a user runs it: make demo
         # in run dirs of its own: the suite's shares stay for a post-mortem

@@ -8,6 +8,7 @@ pkgs=(
 	bc bison flex libssl-dev dwarves cpio xz-utils zstd python3 rsync
 	iproute2 rdma-core ibverbs-providers libibverbs-dev pkg-config
 	debian-archive-keyring ca-certificates debootstrap dkms
+	debhelper dh-dkms dpkg-dev
 )
 missing=()
 for p in "${pkgs[@]}"; do
