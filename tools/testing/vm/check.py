@@ -157,6 +157,30 @@ def run_kernel(tap, tag, bins, verbose, only=()):
     return share
 
 
+def config_notes(tag):
+    """The kernel options that change what the suite exercises."""
+    try:
+        cfg = open(os.path.join(rig.CACHE, "k", tag, "config")).read()
+    except OSError:
+        return "?"
+    notes = []
+    for opt in ("DMABUF_MOVE_NOTIFY", "PCI_P2PDMA", "IOMMUFD", "VFIO_PCI_DMABUF",
+                "PROVE_LOCKING", "KASAN", "FAULT_INJECTION"):
+        on = re.search(r"^CONFIG_%s=[ym]" % opt, cfg, re.M) is not None
+        if on or opt in ("DMABUF_MOVE_NOTIFY", "PCI_P2PDMA", "IOMMUFD"):
+            notes.append("%s=%s" % (opt, "y" if on else "n"))
+    return " ".join(notes)
+
+
+def summary(rows):
+    """One table at the end: which kernel ran what, and how it went."""
+    rig.log("summary:")
+    rig.log("%-9s %-28s %-66s %6s %6s %7s %6s" % (
+        "kernel", "package", "config", "passed", "failed", "skipped", "wall"))
+    for r in rows:
+        rig.log("%-9s %-28s %-66s %6d %6d %7d %5.0fs" % r)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-k", "--kernels", default=",".join(rig.TAGS + [rig.DEBUG_TAG]))
@@ -175,14 +199,19 @@ def main():
     rc, msg = rig.sh([os.path.join(rig.VM, "checkpatch.sh")])
     tap.result(rc == 0, "checkpatch --strict: drivers/ include/", msg)
     ok, msg, out = rig.build_selftests()
+    rows = []
     if tap.result(ok, "build selftests", msg):
         bins = sorted(glob.glob(os.path.join(out, "*_test"))) + [
             os.path.join(out, "vfio-dmabuf")]
         shares = {}
         for tag in tags:
+            before = (tap.passed, tap.failed, tap.skipped, time.time())
             share = run_kernel(tap, tag, bins, a.verbose, a.only)
             if share:
                 shares[tag] = share
+            rows.append((rig.label(tag), rig.tag_file(tag, "version"), config_notes(tag),
+                         tap.passed - before[0], tap.failed - before[1],
+                         tap.skipped - before[2], time.time() - before[3]))
         if not a.only:
             check_doc_tables(tap, shares, a.update_docs)
     if not a.only and not a.no_packages:
@@ -194,6 +223,8 @@ def main():
                          env=dict(os.environ, VD_RUN_SUFFIX=rig.RUN_SUFFIX + "-demo"))
         tap.result(rc == 0 and "demo OK" in msg, "make demo: export, peer-to-peer DMA, "
                    "revoke and re-grant, checked on the host", msg)
+    if rows:
+        summary(rows)
     rig.log("wall time %.0fs" % (time.time() - t0))
     return tap.finish()
 
