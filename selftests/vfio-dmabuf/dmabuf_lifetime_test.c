@@ -146,13 +146,12 @@ static void *readlink_thread(void *arg)
  */
 static int listed_dmabufs(const char *bdf, unsigned long ino, int *foreign)
 {
-	char path[128], line[512];
+	char line[512];
 	unsigned long got;
 	int n = 0;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
-	f = fopen(path, "r");
+	f = vd_dbg_open(bdf);
 	if (!f)
 		return -1;
 	*foreign = 0;

@@ -371,15 +371,22 @@ int vd_fdinfo(int fd, const char *key, char *val, size_t len)
 	return ret;
 }
 
+FILE *vd_dbg_open(const char *bdf)
+{
+	char path[128];
+
+	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
+	return fopen(path, "r");
+}
+
 long vd_dbg_count(const char *bdf, const char *kind, const char *trigger)
 {
-	char path[128], line[512], *p;
+	char line[512], *p;
 	size_t klen = strlen(kind), tlen = strlen(trigger);
 	long ret = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
-	f = fopen(path, "r");
+	f = vd_dbg_open(bdf);
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f)) {
@@ -396,12 +403,11 @@ long vd_dbg_count(const char *bdf, const char *kind, const char *trigger)
 
 long vd_dbg_exports(const char *bdf)
 {
-	char path[128], line[512];
+	char line[512];
 	long ret = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/sys/kernel/debug/vfio-pci-dmabuf/%s", bdf);
-	f = fopen(path, "r");
+	f = vd_dbg_open(bdf);
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))

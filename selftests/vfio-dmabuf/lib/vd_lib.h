@@ -17,6 +17,7 @@
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <linux/vfio.h>
 #include <linux/vfio_dmabuf.h>
@@ -87,6 +88,8 @@ const char *vd_exporter_module(void);
 int vd_module_refcnt(const char *name);
 /* Value of KEY in /proc/self/fdinfo/FD, into @val. 0 or -errno. */
 int vd_fdinfo(int fd, const char *key, char *val, size_t len);
+/* vfio-pci-dmabuf's debugfs file for @bdf, open for reading; NULL + errno. */
+FILE *vd_dbg_open(const char *bdf);
 /*
  * From vfio-pci-dmabuf's debugfs file for @bdf: the count named @trigger
  * on the line starting with @kind ("revokes", "regrants", "holds"); -1 if
