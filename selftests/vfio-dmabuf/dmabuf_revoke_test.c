@@ -699,15 +699,26 @@ static int hw_command(const char *bdf)
 }
 
 /*
- * A fatal error: recovery resets the link below the root port (a secondary
- * bus reset, without the reset hooks), which leaves the device's command
- * register 0 and its BARs unprogrammed; then, if the link comes back, resume.
- * Wait until the hardware shows the reset and recovery has had its time.
+ * After a fatal error, recovery resets the link below the root port (a
+ * secondary bus reset, without the reset hooks), which leaves the device's
+ * command register 0 and its BARs unprogrammed; then, if the link comes
+ * back, resume. Wait until the hardware shows the reset and recovery has had
+ * its time (the link wait of a failing recovery is 1 s on 6.1, 100 ms later).
  */
+static void wait_for_recovery(const char *bdf)
+{
+	int i;
+
+	for (i = 0; i < 500 && hw_command(bdf) != 0; i++)
+		usleep(20000);
+	sleep(2);
+}
+
+/* Inject a fatal error at the open device, and wait for its recovery. */
 static int aer_fatal_and_wait(struct rig *r, const char *bdf)
 {
 	struct pollfd pfd = { .events = POLLIN };
-	int i, ret;
+	int ret;
 
 	pfd.fd = err_eventfd(r);
 	if (pfd.fd < 0)
@@ -715,14 +726,10 @@ static int aer_fatal_and_wait(struct rig *r, const char *bdf)
 	ret = aer_inject(bdf, PCI_ERR_UNC_MALF_TLP);
 	if (!ret && poll(&pfd, 1, 10000) != 1)
 		ret = -ETIMEDOUT;	/* error_detected never ran */
-	for (i = 0; !ret && i < 500 && hw_command(bdf) != 0; i++)
-		usleep(20000);
 	close(pfd.fd);
-	if (ret)
-		return ret;
-	/* the link wait of a failing recovery is 1 s on 6.1, 100 ms later */
-	sleep(2);
-	return 0;
+	if (!ret)
+		wait_for_recovery(bdf);
+	return ret;
 }
 
 /*
@@ -834,9 +841,7 @@ TEST_F(aer_fail, aer_error_while_closed)
 	ASSERT_EQ(0, vd_write_file(control, "on"));
 	vd_close(&self->r.dev);
 	ASSERT_EQ(0, aer_inject(bdf, PCI_ERR_UNC_MALF_TLP)) TH_LOG("inject: %s", strerror(errno));
-	for (int i = 0; i < 500 && hw_command(bdf) != 0; i++)
-		usleep(20000);
-	sleep(2);
+	wait_for_recovery(bdf);
 	ASSERT_EQ(0, vd_write_file(control, "auto"));
 	ASSERT_EQ(0, vd_open_group(&dev, bdf));
 	ASSERT_EQ(0, vd_set_memory_enable(&dev, 1));
