@@ -55,19 +55,11 @@ def check_packages(tap):
         t0 = time.time()
         p = subprocess.run([os.path.join(rig.VM, "pkg-test.sh"), suite] + debs,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        seen = 0
-        diag = []
-        for line in p.stdout.splitlines():
-            m = re.match(r"^(ok|not ok) \d+ - (.*)$", line)
-            if m:
-                tap.result(m.group(1) == "ok", "packages: " + m.group(2), "\n".join(diag))
-                seen += 1
-                diag = []
-            elif line.startswith("#"):
-                diag.append(line[1:].strip())
-        plan = re.search(r"^1\.\.(\d+)$", p.stdout, re.M)
-        tap.result(seen > 0 and plan is not None and int(plan.group(1)) == seen,
-                   "packages: %s: pkg-test.sh ran to the end" % suite, p.stderr[-3000:])
+        tapfile = os.path.join(out, "pkg-%s.tap" % suite)
+        with open(tapfile, "w") as f:
+            f.write(p.stdout + "# exit status %d\n" % p.returncode)
+        for ok, test, diag, skip in rig.parse_tap(tapfile):
+            tap.result(ok, "packages: " + test, diag or p.stderr[-3000:], skip)
         rig.log("packages: %s took %.0fs" % (suite, time.time() - t0))
     host_tool_checks(tap, out)
 

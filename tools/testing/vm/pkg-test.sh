@@ -64,8 +64,8 @@ step() {
 	if vd_in_root "$work" "$@" >"$last" 2>&1; then
 		echo "ok $n - $suite: $name"
 	else
+		tail -25 "$last" | sed 's/^/# /'	# diagnostics before the result, as kselftest
 		echo "not ok $n - $suite: $name"
-		tail -25 "$last" | sed 's/^/#   /'
 		failed=$((failed + 1))
 	fi
 	{ echo "### $name"; cat "$last"; } >>"$log"
