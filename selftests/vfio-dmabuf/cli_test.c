@@ -14,8 +14,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include "vd_test.h"
 
 #define OUT_LEN		8192
 
@@ -28,16 +27,18 @@ static char tool[PATH_MAX], self_exe[PATH_MAX];
 __attribute__((constructor)) static void attach_and_list(void)
 {
 	const char *bdf = getenv("VD_CLI_LIST"), *fd = getenv("VFIO_DMABUF_FD");
-	struct vdti_attach a = {};
 	char cmd[PATH_MAX + 64];
-	int imp;
+	int imp, ret;
 
 	if (!bdf || !fd)
 		return;
-	imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-	a.fd = atoi(fd);
-	if (imp < 0 || ioctl(imp, VDTI_ATTACH, &a) || ioctl(imp, VDTI_MAP) < 1) {
-		perror("attach_and_list: vd_test_importer");
+	imp = ret = vd_importer_open();
+	if (imp >= 0)
+		ret = vd_importer_attach(imp, atoi(fd), 0);
+	if (!ret)
+		ret = vd_importer_map(imp);
+	if (ret < 1) {
+		fprintf(stderr, "attach_and_list: vd_test_importer: %s\n", vd_strerr(ret));
 		_exit(3);
 	}
 	snprintf(cmd, sizeof(cmd), "%s list %s", getenv("VD_CLI_TOOL"), bdf);
@@ -88,7 +89,7 @@ FIXTURE_SETUP(cli)
 	snprintf(tool, sizeof(tool), "%s/vfio-dmabuf", dirname(dir));
 	ASSERT_EQ(0, access(tool, X_OK)) TH_LOG("%s: %s", tool, strerror(errno));
 	setenv("VD_CLI_TOOL", tool, 1);
-	ASSERT_EQ(0, vd_find_bdf(self->bdf, sizeof(self->bdf)));
+	ASSERT_EQ(0, vd_env_bdf(self->bdf, sizeof(self->bdf)));
 }
 
 FIXTURE_TEARDOWN(cli)
@@ -142,7 +143,7 @@ TEST_F(cli, export_errors_name_the_cause)
 /* list, while vd_test_importer maps the export: ranges, importer, driver. */
 TEST_F(cli, list_shows_the_export_and_its_importer)
 {
-	if (vd_is_mainline())
+	if (vd_env_is_mainline())
 		SKIP(return, "list reads vfio-pci-dmabuf's debugfs; mainline has none");
 	setenv("VD_CLI_LIST", self->bdf, 1);
 	RUN_OK(self->out, "export %s --bar 2 --range 0x100000:0x2000 --range 0x200000:0x1000 "
@@ -158,7 +159,7 @@ TEST_F(cli, list_shows_the_export_and_its_importer)
 
 TEST_F(cli, list_after_the_export_is_gone)
 {
-	if (vd_is_mainline())
+	if (vd_env_is_mainline())
 		SKIP(return, "list reads vfio-pci-dmabuf's debugfs; mainline has none");
 	RUN_OK(self->out, "export %s --bar 2 --range 0:0x1000 --exec true", self->bdf);
 	RUN_OK(self->out, "list %s", self->bdf);
@@ -188,7 +189,7 @@ TEST_F(cli, rdma_reg_on_rxe_names_provider_and_errno)
  */
 TEST_F(cli, unbind_and_bind_remember_the_driver)
 {
-	const char *pm = getenv("VD_PM_BDF"), *drv = vd_expected_driver();
+	const char *pm = getenv("VD_PM_BDF"), *drv = vd_env_driver();
 	char name[64];
 
 	ASSERT_NE(NULL, pm);

@@ -28,8 +28,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include "vd_test.h"
 
 #define SZ_4K		0x1000ULL
 #define MAX_NTH		1000
@@ -62,11 +61,9 @@ FIXTURE(failnth) {
 
 FIXTURE_SETUP(failnth)
 {
-	char bdf[32];
 	unsigned int i;
 
 	self->nth = -1;
-	self->dev.fd = self->dev.group = self->dev.container = -1;
 	if (access("/proc/thread-self/fail-nth", F_OK))
 		SKIP(return, "no /proc/thread-self/fail-nth: kernel without CONFIG_FAULT_INJECTION");
 	if (access(FAILSLAB, F_OK))
@@ -80,14 +77,11 @@ FIXTURE_SETUP(failnth)
 	}
 	self->nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->nth) TH_LOG("open fail-nth: %s", strerror(errno));
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	ASSERT_EQ(0, vd_open_group(&self->dev, bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
-	self->importer = !access("/dev/vd_test_importer", F_OK);
-	self->refs = vd_module_refcnt(vd_exporter_module());
-	ASSERT_LE(0, self->refs);
+	vd_test_open(_metadata, &self->dev);
+	self->importer = !access(VD_IMPORTER_DEV, F_OK);
+	self->refs = VD_ASSERT_OK(vd_module_refcnt(vd_env_exporter_module()));
 	self->fds = vd_open_fds();
-	self->bufs = vd_dmabuf_count(vd_exporter_module());
+	self->bufs = vd_dmabuf_count(vd_env_exporter_module());
 
 	self->req.f.argsz = sizeof(self->req);
 	self->req.f.flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
@@ -133,16 +127,12 @@ static bool injected(int nth)
 	return hit;
 }
 
+/* The export under test: one ioctl, the request built once. fd or -errno. */
 static int export(FIXTURE_DATA(failnth) *self)
 {
-	return ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &self->req);
-}
+	int fd = ioctl(self->dev.fd, VFIO_DEVICE_FEATURE, &self->req);
 
-static int attach(int imp, int fd)
-{
-	struct vdti_attach a = { .fd = fd };
-
-	return ioctl(imp, VDTI_ATTACH, &a);
+	return fd < 0 ? -errno : fd;
 }
 
 /* Nothing left of the failed (or undone) call, and the device works. */
@@ -152,20 +142,20 @@ static void check_clean(struct __test_metadata *_metadata, FIXTURE_DATA(failnth)
 	int fd, ret;
 
 	ASSERT_EQ(self->fds, vd_open_fds()) TH_LOG("%s, n = %u: fds leaked", call, n);
-	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()))
-		TH_LOG("%s, n = %u: %s's module count is off", call, n, vd_exporter_module());
+	ASSERT_EQ(self->refs, vd_module_refcnt(vd_env_exporter_module()))
+		TH_LOG("%s, n = %u: %s's module count is off", call, n, vd_env_exporter_module());
 	if (self->bufs >= 0)
-		ASSERT_EQ(self->bufs, vd_dmabuf_count(vd_exporter_module()))
+		ASSERT_EQ(self->bufs, vd_dmabuf_count(vd_env_exporter_module()))
 			TH_LOG("%s, n = %u: a dma-buf was left behind", call, n);
 	fd = export(self);
-	ASSERT_LE(0, fd) TH_LOG("%s, n = %u: export afterwards: %s", call, n, strerror(errno));
+	ASSERT_LE(0, fd) TH_LOG("%s, n = %u: export afterwards: %s", call, n, vd_strerr(fd));
 	if (self->importer) {
 		ret = vd_importer_roundtrip(fd);
 		ASSERT_EQ(2, ret) TH_LOG("%s, n = %u: attach + map + unmap afterwards: %s",
-					 call, n, strerror(-ret));
+					 call, n, vd_strerr(ret));
 	}
 	close(fd);
-	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(self->refs, vd_module_refcnt(vd_env_exporter_module()));
 }
 
 struct sweep {
@@ -225,102 +215,143 @@ static void finish(struct __test_metadata *_metadata, FIXTURE_DATA(failnth) *sel
 	check_clean(_metadata, self, call, n);
 }
 
-TEST_F_TIMEOUT(failnth, export, 600)
+/*
+ * One call swept with fail-nth, after iommufd's TEST_FAIL_NTH: @prepare
+ * readies what the call needs (before the fault is armed), @call makes it
+ * with the n-th fault point armed (>= 0, or -errno), and @undo checks what
+ * the call left, whatever its result, and undoes it.
+ */
+struct nth_ctx {
+	int fd;			/* the dma-buf, or -1 */
+	int imp;		/* the test importer, or -1 */
+};
+
+struct nth_op {
+	const char *call;	/* in messages: "export", "attach", "map" */
+	const char *what;	/* in the report */
+	bool needs_importer;
+	void (*prepare)(struct __test_metadata *_metadata,
+			FIXTURE_DATA(failnth) *self, struct nth_ctx *c);
+	int (*call_fn)(FIXTURE_DATA(failnth) *self, struct nth_ctx *c);
+	void (*undo)(struct __test_metadata *_metadata, struct nth_ctx *c, int ret);
+};
+
+/*
+ * For n = 1, 2, ... make the n-th fault point of the call fail, until a run
+ * in which no fault was injected: every failure is a clean ENOMEM, and the
+ * call leaves nothing behind, failed or not (check_clean).
+ */
+static void fail_nth_sweep(struct __test_metadata *_metadata, FIXTURE_DATA(failnth) *self,
+			   const struct nth_op *op)
 {
 	struct sweep sw = { 0 };
+	struct nth_ctx c;
 	unsigned int n;
-	int fd, err;
 	bool hit;
+	int ret;
 
+	if (op->needs_importer && !self->importer)
+		SKIP(return, "vd_test_importer is not built for this kernel");
 	for (n = 1; n < MAX_NTH; n++) {
+		c.fd = c.imp = -1;
+		if (op->prepare)
+			op->prepare(_metadata, self, &c);
 		ASSERT_EQ(0, arm(self->nth, n));
-		fd = export(self);
-		err = errno;
+		ret = op->call_fn(self, &c);
 		hit = injected(self->nth);
+		op->undo(_metadata, &c, ret);
+		if (c.imp >= 0)
+			close(c.imp);
+		if (c.fd >= 0)
+			close(c.fd);
 		if (!hit) {
-			ASSERT_LE(0, fd) TH_LOG("n = %u, no fault injected: %s", n, strerror(err));
-			close(fd);
+			ASSERT_LE(0, ret) TH_LOG("n = %u, no fault injected: %s", n, vd_strerr(ret));
 			break;
 		}
-		tally(_metadata, &sw, "export", n, fd >= 0, err);
-		if (fd >= 0)
-			close(fd);
-		check_clean(_metadata, self, "export", n);
+		tally(_metadata, &sw, op->call, n, ret >= 0, -ret);
+		check_clean(_metadata, self, op->call, n);
 	}
-	finish(_metadata, self, &sw, "export", "export", n);
+	finish(_metadata, self, &sw, op->call, op->what, n);
+}
+
+static void prepare_importer(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	c->fd = VD_ASSERT_OK(export(self));
+	c->imp = VD_ASSERT_OK(vd_importer_open());
+}
+
+static void prepare_attached(struct __test_metadata *_metadata,
+			     FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	prepare_importer(_metadata, self, c);
+	VD_ASSERT_OK(vd_importer_attach(c->imp, c->fd, 0));
+}
+
+static int call_export(FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	return export(self);
+}
+
+static void undo_export(struct __test_metadata *_metadata, struct nth_ctx *c, int ret)
+{
+	if (ret >= 0)
+		close(ret);
+}
+
+static int call_attach(FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	return vd_importer_attach(c->imp, c->fd, 0);
+}
+
+static void undo_attach(struct __test_metadata *_metadata, struct nth_ctx *c, int ret)
+{
+	if (!ret)
+		ASSERT_EQ(2, VD_ASSERT_OK(vd_importer_map(c->imp)));
+}
+
+static int call_map(FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	return vd_importer_map(c->imp);
+}
+
+/* a failed map leaves the attachment able to map */
+static void undo_map(struct __test_metadata *_metadata, struct nth_ctx *c, int ret)
+{
+	if (ret < 0)
+		ret = VD_ASSERT_OK(vd_importer_map(c->imp));
+	ASSERT_EQ(2, ret);
+	VD_ASSERT_OK(vd_importer_unmap(c->imp));
+}
+
+TEST_F_TIMEOUT(failnth, export, 600)
+{
+	const struct nth_op op = {
+		.call = "export", .what = "export",
+		.call_fn = call_export, .undo = undo_export,
+	};
+
+	fail_nth_sweep(_metadata, self, &op);
 }
 
 TEST_F_TIMEOUT(failnth, importer_attach, 600)
 {
-	struct sweep sw = { 0 };
-	unsigned int n;
-	int fd, imp, ret, err;
-	bool hit;
+	const struct nth_op op = {
+		.call = "attach", .what = "importer attach", .needs_importer = true,
+		.prepare = prepare_importer, .call_fn = call_attach, .undo = undo_attach,
+	};
 
-	if (!self->importer)
-		SKIP(return, "vd_test_importer is not built for this kernel");
-	for (n = 1; n < MAX_NTH; n++) {
-		fd = export(self);
-		ASSERT_LE(0, fd);
-		imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-		ASSERT_LE(0, imp);
-		ASSERT_EQ(0, arm(self->nth, n));
-		ret = attach(imp, fd);
-		err = errno;
-		hit = injected(self->nth);
-		if (!ret)
-			ASSERT_EQ(2, ioctl(imp, VDTI_MAP)) TH_LOG("map after attach: %s",
-								  strerror(errno));
-		close(imp);
-		close(fd);
-		if (!hit) {
-			ASSERT_EQ(0, ret) TH_LOG("n = %u, no fault injected: %s", n, strerror(err));
-			break;
-		}
-		tally(_metadata, &sw, "attach", n, !ret, err);
-		check_clean(_metadata, self, "attach", n);
-	}
-	finish(_metadata, self, &sw, "attach", "importer attach", n);
+	fail_nth_sweep(_metadata, self, &op);
 }
 
 TEST_F_TIMEOUT(failnth, importer_map, 600)
 {
-	struct sweep sw = { 0 };
-	unsigned int n;
-	int fd, imp, ret, err;
-	bool hit;
+	const struct nth_op op = {
+		.call = "map", .what = "importer map", .needs_importer = true,
+		.prepare = prepare_attached, .call_fn = call_map, .undo = undo_map,
+	};
 
-	if (!self->importer)
-		SKIP(return, "vd_test_importer is not built for this kernel");
-	for (n = 1; n < MAX_NTH; n++) {
-		fd = export(self);
-		ASSERT_LE(0, fd);
-		imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-		ASSERT_LE(0, imp);
-		ASSERT_EQ(0, attach(imp, fd));
-		ASSERT_EQ(0, arm(self->nth, n));
-		ret = ioctl(imp, VDTI_MAP);
-		err = errno;
-		hit = injected(self->nth);
-		if (ret >= 0) {
-			ASSERT_EQ(2, ret);
-			ASSERT_EQ(0, ioctl(imp, VDTI_UNMAP));
-		} else {
-			/* a failed map leaves the attachment able to map */
-			ASSERT_EQ(2, ioctl(imp, VDTI_MAP)) TH_LOG("map after a failed map: %s",
-								  strerror(errno));
-			ASSERT_EQ(0, ioctl(imp, VDTI_UNMAP));
-		}
-		close(imp);
-		close(fd);
-		if (!hit) {
-			ASSERT_LE(0, ret) TH_LOG("n = %u, no fault injected: %s", n, strerror(err));
-			break;
-		}
-		tally(_metadata, &sw, "map", n, ret >= 0, err);
-		check_clean(_metadata, self, "map", n);
-	}
-	finish(_metadata, self, &sw, "map", "importer map", n);
+	fail_nth_sweep(_metadata, self, &op);
 }
 
 TEST_HARNESS_MAIN

@@ -23,20 +23,21 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
+#include "vd_test.h"
 
 static const struct vfio_region_dma_range page0 = { .offset = 0, .length = 0x1000 };
 
 FIXTURE(lifetime) {
 	char bdf[32];
 	struct vd_dev dev;
+	uint32_t bar;
 };
 
 FIXTURE_SETUP(lifetime)
 {
-	ASSERT_EQ(0, vd_find_bdf(self->bdf, sizeof(self->bdf)));
-	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	vd_test_open(_metadata, &self->dev);
+	self->bar = vd_test_bar(_metadata, &self->dev, NULL);
+	snprintf(self->bdf, sizeof(self->bdf), "%s", self->dev.bdf);
 }
 
 FIXTURE_TEARDOWN(lifetime)
@@ -46,8 +47,8 @@ FIXTURE_TEARDOWN(lifetime)
 	vd_close(&self->dev);
 	/* leave the device bound as the runner bound it */
 	vd_bound_driver(self->bdf, drv, sizeof(drv));
-	if (strcmp(drv, vd_expected_driver()))
-		vd_bind(self->bdf, vd_expected_driver());
+	if (strcmp(drv, vd_env_driver()))
+		vd_bind(self->bdf, vd_env_driver());
 }
 
 TEST_F(lifetime, unbind_waits_for_the_device_fd)
@@ -59,7 +60,7 @@ TEST_F(lifetime, unbind_waits_for_the_device_fd)
 	vd_close(&self->dev);
 	ASSERT_EQ(1, vd_unbind_wait(&u, 20000)) TH_LOG("unbind still blocked after close");
 	ASSERT_EQ(0, u.ret);
-	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_bind(self->bdf, vd_env_driver()));
 }
 
 TEST_F(lifetime, device_unbinds_while_a_dmabuf_is_open)
@@ -68,10 +69,9 @@ TEST_F(lifetime, device_unbinds_while_a_dmabuf_is_open)
 	char name[64];
 	int fd, base;
 
-	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	fd = VD_ASSERT_OK(vd_export(self->dev.fd, self->bar, O_CLOEXEC, 0, &page0, 1, 0));
 	vd_close(&self->dev);
-	base = vd_module_refcnt(vd_exporter_module());
+	base = vd_module_refcnt(vd_env_exporter_module());
 
 	ASSERT_EQ(0, vd_unbind_start(&u, self->bdf));
 	ASSERT_EQ(1, vd_unbind_wait(&u, 20000)) TH_LOG("unbind blocked by an open dma-buf");
@@ -79,24 +79,23 @@ TEST_F(lifetime, device_unbinds_while_a_dmabuf_is_open)
 
 	/* the dma-buf is still a dma-buf, and still holds the module */
 	ASSERT_EQ(0, vd_fdinfo(fd, "exp_name", name, sizeof(name)));
-	ASSERT_EQ(base, vd_module_refcnt(vd_exporter_module()));
-	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
+	ASSERT_EQ(base, vd_module_refcnt(vd_env_exporter_module()));
+	ASSERT_EQ(0, vd_bind(self->bdf, vd_env_driver()));
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(base - 1, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(base - 1, vd_module_refcnt(vd_env_exporter_module()));
 	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf));
 }
 
 TEST_F(lifetime, module_stays_while_a_dmabuf_is_open)
 {
-	const char *mod = vd_exporter_module();
+	const char *mod = vd_env_exporter_module();
 	int base, fd, ret;
 
 	/* the module's count with no device open: the baseline */
 	vd_close(&self->dev);
 	base = vd_module_refcnt(mod);
 	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf));
-	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd);
+	fd = VD_ASSERT_OK(vd_export(self->dev.fd, self->bar, O_CLOEXEC, 0, &page0, 1, 0));
 	vd_close(&self->dev);
 	ASSERT_EQ(0, vd_unbind(self->bdf));
 	/* no device open or bound: the dma-buf's own reference is what remains */
@@ -106,7 +105,7 @@ TEST_F(lifetime, module_stays_while_a_dmabuf_is_open)
 	ASSERT_EQ(EWOULDBLOCK, errno);
 	ASSERT_EQ(0, close(fd));
 	ASSERT_EQ(base, vd_module_refcnt(mod));
-	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_bind(self->bdf, vd_env_driver()));
 }
 
 /* The device binds again while a dma-buf of its previous binding is open. */
@@ -114,13 +113,12 @@ TEST_F(lifetime, device_rebinds_while_an_old_dmabuf_is_open)
 {
 	int fd;
 
-	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd);
+	fd = VD_ASSERT_OK(vd_export(self->dev.fd, self->bar, O_CLOEXEC, 0, &page0, 1, 0));
 	vd_close(&self->dev);
 	ASSERT_EQ(0, vd_unbind(self->bdf));
-	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_bind(self->bdf, vd_env_driver()));
 	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf))
-		TH_LOG("open after rebind: %s", strerror(errno));
+		TH_LOG("open after rebind: %s failed", self->dev.step);
 	ASSERT_EQ(0, close(fd));
 }
 
@@ -186,7 +184,7 @@ TEST_F(lifetime, dentry_outlives_the_dmabuf_file)
 	int *null;
 	struct stat sb;
 
-	if (vd_is_mainline())
+	if (vd_env_is_mainline())
 		SKIP(return, "mainline 7.2 takes a reference through the freed file here: "
 		     "no single outcome, and a racing release crashes it "
 		     "(docs/revoke-triggers.md, Hostile lifetimes)");
@@ -195,8 +193,7 @@ TEST_F(lifetime, dentry_outlives_the_dmabuf_file)
 	ASSERT_NE(NULL, null);
 	ASSERT_EQ(0, vd_stall_init(&st, 1)) TH_LOG("userfaultfd: %s", strerror(errno));
 
-	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	fd = VD_ASSERT_OK(vd_export(self->dev.fd, self->bar, O_CLOEXEC, 0, &page0, 1, 0));
 	ASSERT_EQ(0, fstat(fd, &sb));
 	snprintf(r.path, sizeof(r.path), "/proc/self/fd/%d", fd);
 	r.buf = st.page;
@@ -242,11 +239,10 @@ TEST_F(lifetime, dentry_outlives_the_dmabuf_file)
 	free(null);
 	vd_stall_fini(&st);
 
-	ASSERT_EQ(0, vd_bind(self->bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_bind(self->bdf, vd_env_driver()));
 	ASSERT_EQ(0, vd_open_group(&self->dev, self->bdf));
 	ASSERT_EQ(0, vd_dbg_exports(self->bdf)) TH_LOG("the device's count of live dma-bufs");
-	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export after: %s", strerror(errno));
+	fd = VD_ASSERT_OK(vd_export(self->dev.fd, self->bar, O_CLOEXEC, 0, &page0, 1, 0));
 	ASSERT_EQ(1, vd_dbg_exports(self->bdf));
 	ASSERT_EQ(0, close(fd));
 }

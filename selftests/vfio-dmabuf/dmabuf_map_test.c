@@ -15,30 +15,27 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include "vd_test.h"
 
 #define SZ_4K	0x1000ULL
-#define SZ_16M	(16ULL << 20)
 
 static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 
 FIXTURE(map) {
 	struct vd_dev dev;
+	uint32_t bar;
+	uint64_t bar_size;
 	int imp;
 };
 
 FIXTURE_SETUP(map)
 {
-	char bdf[32];
-
-	self->imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-	if (self->imp < 0 && errno == ENOENT)
+	self->imp = vd_importer_open();
+	if (self->imp == -ENOENT)
 		SKIP(return, "vd_test_importer is not built for this kernel");
-	ASSERT_LE(0, self->imp) TH_LOG("open the importer: %s", strerror(errno));
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	ASSERT_EQ(0, vd_open_group(&self->dev, bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	VD_ASSERT_OK(self->imp);
+	vd_test_open(_metadata, &self->dev);
+	self->bar = vd_test_bar(_metadata, &self->dev, &self->bar_size);
 }
 
 FIXTURE_TEARDOWN(map)
@@ -48,33 +45,17 @@ FIXTURE_TEARDOWN(map)
 	vd_close(&self->dev);
 }
 
-static int attach(int imp, int dmabuf, uint32_t flags)
-{
-	struct vdti_attach a = { .fd = dmabuf, .flags = flags };
-
-	return ioctl(imp, VDTI_ATTACH, &a);
-}
-
-static struct vdti_status status(int imp)
-{
-	struct vdti_status st = {};
-
-	ioctl(imp, VDTI_STATUS, &st);
-	return st;
-}
-
 /* Export @r, attach the importer, close our dma-buf fd (the importer holds it). */
-static int export_attach(struct __test_metadata *_metadata, struct vd_dev *d,
-			 int imp, const struct vfio_region_dma_range *r,
+static int export_attach(FIXTURE_DATA(map) *self, const struct vfio_region_dma_range *r,
 			 uint32_t nr, uint32_t flags)
 {
-	int fd = vd_export(d->fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, r, nr, 0);
+	int imp = self->imp;
+	int fd = vd_export(self->dev.fd, self->bar, O_CLOEXEC, 0, r, nr, 0);
 	int ret;
 
 	if (fd < 0)
-		return -errno;
-	ret = attach(imp, fd, flags);
-	ret = ret ? -errno : 0;
+		return fd;
+	ret = vd_importer_attach(imp, fd, flags);
 	close(fd);
 	return ret;
 }
@@ -83,23 +64,23 @@ TEST_F(map, one_range_maps_to_one_segment)
 {
 	struct vdti_status st;
 
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, &page0, 1, 0));
-	ASSERT_EQ(1, ioctl(self->imp, VDTI_MAP)) TH_LOG("map: %s", strerror(errno));
-	st = status(self->imp);
+	ASSERT_EQ(0, export_attach(self, &page0, 1, 0));
+	ASSERT_EQ(1, VD_ASSERT_OK(vd_importer_map(self->imp)));
+	st = vd_importer_status(self->imp);
 	ASSERT_EQ(1, st.mapped);
 	ASSERT_EQ(SZ_4K, st.dma_len);
-	ASSERT_EQ(0, ioctl(self->imp, VDTI_UNMAP));
-	ASSERT_EQ(0, status(self->imp).mapped);
+	ASSERT_EQ(0, vd_importer_unmap(self->imp));
+	ASSERT_EQ(0, vd_importer_status(self->imp).mapped);
 }
 
 TEST_F(map, whole_bar_maps_to_one_segment)
 {
-	const struct vfio_region_dma_range r = { .offset = 0, .length = SZ_16M };
+	const struct vfio_region_dma_range r = { .offset = 0, .length = self->bar_size };
 
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, &r, 1, 0));
-	ASSERT_EQ(1, ioctl(self->imp, VDTI_MAP));
-	ASSERT_EQ(SZ_16M, status(self->imp).dma_len);
-	ASSERT_EQ(SZ_16M, status(self->imp).max_seg);
+	ASSERT_EQ(0, export_attach(self, &r, 1, 0));
+	ASSERT_EQ(1, vd_importer_map(self->imp));
+	ASSERT_EQ(self->bar_size, vd_importer_status(self->imp).dma_len);
+	ASSERT_EQ(self->bar_size, vd_importer_status(self->imp).max_seg);
 }
 
 /*
@@ -118,20 +99,24 @@ TEST_F(map, each_range_is_a_segment)
 	uint32_t i;
 	int ret;
 
+	if (self->bar_size < 2 * nr * SZ_4K)
+		SKIP(return, "a BAR of %llu bytes: needs 2 MiB",
+		     (unsigned long long)self->bar_size);
 	for (i = 0; i < nr; i++) {
 		r[i].offset = (uint64_t)(nr - 1 - i) * 2 * SZ_4K;
 		r[i].length = SZ_4K;
 	}
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, r, nr, 0));
-	ret = ioctl(self->imp, VDTI_MAP);
-	if (vd_is_mainline()) {
-		ASSERT_EQ(-1, ret) TH_LOG("mainline maps several ranges now: update this test");
-		ASSERT_EQ(EADDRINUSE, errno);
+	ASSERT_EQ(0, export_attach(self, r, nr, 0));
+	ret = vd_importer_map(self->imp);
+	if (vd_env_is_mainline()) {
+		ASSERT_EQ(-EADDRINUSE, ret)
+			TH_LOG("mainline maps several ranges now (%s): update this test",
+			       vd_strerr(ret));
 		ksft_print_msg("known mainline bug: several ranges through an IOMMU fail with EADDRINUSE\n");
 		return;
 	}
-	ASSERT_EQ(nr, ret) TH_LOG("map: %s", strerror(errno));
-	st = status(self->imp);
+	ASSERT_EQ(nr, ret) TH_LOG("map: %s", vd_strerr(ret));
+	st = vd_importer_status(self->imp);
 	ASSERT_EQ(nr * SZ_4K, st.dma_len);
 	ASSERT_EQ(SZ_4K, st.max_seg);
 }
@@ -140,37 +125,36 @@ TEST_F(map, remap_after_unmap)
 {
 	int i;
 
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, &page0, 1, 0));
+	ASSERT_EQ(0, export_attach(self, &page0, 1, 0));
 	for (i = 0; i < 100; i++) {
-		ASSERT_EQ(1, ioctl(self->imp, VDTI_MAP));
-		ASSERT_EQ(0, ioctl(self->imp, VDTI_UNMAP));
+		ASSERT_EQ(1, vd_importer_map(self->imp));
+		ASSERT_EQ(0, vd_importer_unmap(self->imp));
 	}
-	ASSERT_EQ(100, status(self->imp).maps);
-	ASSERT_EQ(100, status(self->imp).unmaps);
+	ASSERT_EQ(100, vd_importer_status(self->imp).maps);
+	ASSERT_EQ(100, vd_importer_status(self->imp).unmaps);
 }
 
 TEST_F(map, importer_without_p2p_is_refused)
 {
-	ASSERT_EQ(-EOPNOTSUPP, export_attach(_metadata, &self->dev, self->imp,
-					     &page0, 1, VDTI_NO_P2P));
+	ASSERT_EQ(-EOPNOTSUPP, export_attach(self, &page0, 1, VDTI_NO_P2P));
 }
 
 TEST_F(map, born_revoked_while_memory_decode_is_off)
 {
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
-	ASSERT_EQ(-ENODEV, export_attach(_metadata, &self->dev, self->imp, &page0, 1, 0));
+	ASSERT_EQ(-ENODEV, export_attach(self, &page0, 1, 0));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
 }
 
 /* The importer holds the dma-buf; the exporter's module is held until it lets go. */
 TEST_F(map, importer_keeps_the_dmabuf_after_its_fd_closes)
 {
-	const char *mod = vd_exporter_module();
+	const char *mod = vd_env_exporter_module();
 	int refs = vd_module_refcnt(mod);
 
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, &page0, 1, 0));
+	ASSERT_EQ(0, export_attach(self, &page0, 1, 0));
 	ASSERT_EQ(refs + 1, vd_module_refcnt(mod));
-	ASSERT_EQ(1, ioctl(self->imp, VDTI_MAP));
+	ASSERT_EQ(1, vd_importer_map(self->imp));
 	close(self->imp);
 	self->imp = -1;
 	ASSERT_EQ(refs, vd_module_refcnt(mod));
@@ -181,15 +165,14 @@ TEST_F(map, device_close_revokes)
 {
 	struct vdti_status st;
 
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, &page0, 1, 0));
-	ASSERT_EQ(1, ioctl(self->imp, VDTI_MAP));
+	ASSERT_EQ(0, export_attach(self, &page0, 1, 0));
+	ASSERT_EQ(1, vd_importer_map(self->imp));
 	vd_close(&self->dev);
-	st = status(self->imp);
+	st = vd_importer_status(self->imp);
 	ASSERT_EQ(1, st.move_notifies);
 	ASSERT_EQ(1, st.invalidated);
 	ASSERT_EQ(0, st.mapped);
-	ASSERT_EQ(-1, ioctl(self->imp, VDTI_MAP));
-	ASSERT_EQ(ENODEV, errno);
+	VD_ASSERT_ERR(ENODEV, vd_importer_map(self->imp));
 }
 
 struct closer {
@@ -217,20 +200,19 @@ TEST_F(map, revoke_waits_for_the_importer_to_unmap)
 	pthread_t t;
 	int i;
 
-	ASSERT_EQ(0, export_attach(_metadata, &self->dev, self->imp, &page0, 1, VDTI_LAZY));
-	ASSERT_EQ(1, ioctl(self->imp, VDTI_MAP));
+	ASSERT_EQ(0, export_attach(self, &page0, 1, VDTI_LAZY));
+	ASSERT_EQ(1, vd_importer_map(self->imp));
 	ASSERT_EQ(0, pthread_create(&t, NULL, close_thread, &c));
-	for (i = 0; i < 100 && status(self->imp).move_notifies == 0; i++)
+	for (i = 0; i < 100 && vd_importer_status(self->imp).move_notifies == 0; i++)
 		usleep(10000);
-	ASSERT_EQ(1, status(self->imp).move_notifies);
+	ASSERT_EQ(1, vd_importer_status(self->imp).move_notifies);
 	usleep(500000);
 	ASSERT_EQ(0, c.done) TH_LOG("revoke returned while the importer still mapped the BAR");
-	ASSERT_EQ(1, status(self->imp).mapped);
-	ASSERT_EQ(0, ioctl(self->imp, VDTI_UNMAP));
+	ASSERT_EQ(1, vd_importer_status(self->imp).mapped);
+	ASSERT_EQ(0, vd_importer_unmap(self->imp));
 	pthread_join(t, NULL);
 	ASSERT_EQ(1, c.done);
-	ASSERT_EQ(-1, ioctl(self->imp, VDTI_MAP));
-	ASSERT_EQ(ENODEV, errno);
+	VD_ASSERT_ERR(ENODEV, vd_importer_map(self->imp));
 }
 
 TEST_HARNESS_MAIN

@@ -15,8 +15,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include "vd_test.h"
 
 #define SZ_4K		0x1000ULL
 #define VD_RACE_LOOPS	1000
@@ -25,6 +24,7 @@ static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K
 
 struct race {
 	struct vd_dev dev;
+	uint32_t bar;
 	atomic_int stop;
 	atomic_long revokes;
 	int (*revoke)(struct race *r);
@@ -65,28 +65,25 @@ static double now(void)
 /* Export, attach, map and drop it all; errors from a revoke in between are fine. */
 static int export_attach_map_drop(struct race *r, int imp_dev)
 {
-	struct vdti_attach a = { 0 };
 	int fd, imp, ret;
 
-	fd = vd_export(r->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+	fd = vd_export(r->dev.fd, r->bar, O_CLOEXEC, 0, &page0, 1, 0);
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (!imp_dev) {
 		close(fd);
 		return 0;
 	}
-	imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	imp = vd_importer_open();
 	if (imp < 0) {
-		ret = -errno;
 		close(fd);
-		return ret;
+		return imp;
 	}
-	a.fd = fd;
 	/* attach or map may meet a revoke: ENODEV is the expected answer */
-	ret = ioctl(imp, VDTI_ATTACH, &a) ? -errno : 0;
-	if (!ret && ioctl(imp, VDTI_MAP) < 0 && errno != ENODEV)
-		ret = -errno;
-	if (ret == -ENODEV)
+	ret = vd_importer_attach(imp, fd, 0);
+	if (!ret)
+		ret = vd_importer_map(imp);
+	if (ret == -ENODEV || ret > 0)
 		ret = 0;
 	/* alternate which goes first: the importer's release or the dma-buf fd */
 	if (rand() & 1) {
@@ -105,19 +102,20 @@ static int export_attach_map_drop(struct race *r, int imp_dev)
  */
 static int export_mapped(struct race *r, int importer, int *fd, int *imp)
 {
-	struct vdti_attach a = { 0 };
+	int ret;
 
 	*imp = -1;
-	*fd = vd_export(r->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
+	*fd = vd_export(r->dev.fd, r->bar, O_CLOEXEC, 0, &page0, 1, 0);
 	if (*fd < 0)
-		return -errno;
+		return *fd;
 	if (!importer)
 		return 0;
-	*imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-	a.fd = *fd;
-	if (*imp < 0 || ioctl(*imp, VDTI_ATTACH, &a) || ioctl(*imp, VDTI_MAP) != 1)
-		return -errno;
-	return 0;
+	*imp = ret = vd_importer_open();
+	if (*imp >= 0)
+		ret = vd_importer_attach(*imp, *fd, 0);
+	if (!ret)
+		ret = vd_importer_map(*imp);
+	return ret == 1 ? 0 : ret < 0 ? ret : -EIO;
 }
 
 FIXTURE(race) {
@@ -128,12 +126,9 @@ FIXTURE(race) {
 
 FIXTURE_SETUP(race)
 {
-	char bdf[32];
-
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	ASSERT_EQ(0, vd_open_group(&self->r.dev, bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
-	self->base = vd_module_refcnt(vd_exporter_module());
+	vd_test_open(_metadata, &self->r.dev);
+	self->r.bar = vd_test_bar(_metadata, &self->r.dev, NULL);
+	self->base = vd_module_refcnt(vd_env_exporter_module());
 	self->importer = !access("/dev/vd_test_importer", F_OK);
 	srand(1);
 }
@@ -164,7 +159,7 @@ static void run_race(struct __test_metadata *_metadata, struct race *r,
 	}
 	atomic_store(&r->stop, 1);
 	pthread_join(t, NULL);
-	ASSERT_EQ(0, ret) TH_LOG("iteration %d: %s", i, strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("iteration %d: %s", i, vd_strerr(ret));
 	ASSERT_LE(loops, atomic_load(&r->revokes)) TH_LOG("the revoker stopped early");
 	ksft_print_msg("%d export/attach/map/drop loops against %ld revokes in %.1f s\n",
 		       i, atomic_load(&r->revokes), now() - t0);
@@ -175,7 +170,7 @@ TEST_F_TIMEOUT(race, release_vs_memory_disable_revoke, 900)
 {
 	self->r.revoke = revoke_by_memory_disable;
 	run_race(_metadata, &self->r, self->importer, VD_RACE_LOOPS);
-	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_env_exporter_module()));
 }
 
 /* export (and release) against device resets */
@@ -183,7 +178,7 @@ TEST_F_TIMEOUT(race, export_vs_reset, 900)
 {
 	self->r.revoke = revoke_by_reset;
 	run_race(_metadata, &self->r, self->importer, VD_RACE_LOOPS);
-	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_env_exporter_module()));
 }
 
 /* device close (which revokes and detaches) against live importers */
@@ -199,15 +194,14 @@ TEST_F_TIMEOUT(race, device_close_vs_importer, 900)
 			close(fd);
 		vd_close(&self->r.dev);
 		if (imp >= 0) {
-			ASSERT_EQ(-1, ioctl(imp, VDTI_MAP));
-			ASSERT_EQ(ENODEV, errno);
+			VD_ASSERT_ERR(ENODEV, vd_importer_map(imp));
 			close(imp);
 		}
 		if (!(i & 1))
 			close(fd);
 		ASSERT_EQ(0, vd_open_group(&self->r.dev, bdf));
 	}
-	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_env_exporter_module()));
 }
 
 /* unbind and rebind the driver while dma-bufs of the old binding are open */
@@ -221,16 +215,15 @@ TEST_F_TIMEOUT(race, unbind_vs_open_dmabuf, 900)
 		ASSERT_EQ(0, export_mapped(&self->r, self->importer, &fd, &imp));
 		vd_close(&self->r.dev);
 		ASSERT_EQ(0, vd_unbind(bdf));
-		ASSERT_EQ(0, vd_bind(bdf, vd_expected_driver()));
+		ASSERT_EQ(0, vd_bind(bdf, vd_env_driver()));
 		if (imp >= 0) {
-			ASSERT_EQ(-1, ioctl(imp, VDTI_MAP));
-			ASSERT_EQ(ENODEV, errno);
+			VD_ASSERT_ERR(ENODEV, vd_importer_map(imp));
 			close(imp);
 		}
 		close(fd);
 		ASSERT_EQ(0, vd_open_group(&self->r.dev, bdf));
 	}
-	ASSERT_EQ(self->base, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(self->base, vd_module_refcnt(vd_env_exporter_module()));
 }
 
 TEST_HARNESS_MAIN

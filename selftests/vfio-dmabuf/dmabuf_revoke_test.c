@@ -16,19 +16,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/pci_regs.h>
+
 #include "kselftest_harness.h"
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include "vd_test.h"
 
 #define SZ_4K			0x1000ULL
-#define PCI_CAP_ID_PM		0x01
-#define PCI_CAP_ID_EXP		0x10
-#define PCI_PM_CTRL		4
-#define PCI_EXP_DEVCTL		8
-#define PCI_EXP_DEVCTL_BCR_FLR	0x8000
 #define VIRTIO_MODERN_BAR	VFIO_PCI_BAR4_REGION_INDEX
 
 static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
+
+/* rig_setup()'s region: the BAR vd_env_bar() picks */
+#define ENV_BAR		UINT32_MAX
 
 /* The triggers vfio-pci-dmabuf counts in debugfs. */
 static const char *const counted[] = {
@@ -44,91 +43,43 @@ struct rig {
 	long revokes[NR_COUNTED], regrants[NR_COUNTED];
 };
 
-static int cfg_read(struct rig *r, unsigned int off, void *val, size_t len)
-{
-	return pread(r->dev.fd, val, len, r->cfg + off) == (ssize_t)len ? 0 : -EIO;
-}
-
-static int cfg_write(struct rig *r, unsigned int off, const void *val, size_t len)
-{
-	return pwrite(r->dev.fd, val, len, r->cfg + off) == (ssize_t)len ? 0 : -errno;
-}
-
-/* Offset of capability @id in config space, 0 if none. */
-static unsigned int find_cap(struct rig *r, uint8_t id)
-{
-	uint8_t pos = 0, hdr[2];
-	int n = 48;
-
-	if (cfg_read(r, 0x34, &pos, 1))
-		return 0;
-	while (pos && n--) {
-		if (cfg_read(r, pos, hdr, 2))
-			return 0;
-		if (hdr[0] == id)
-			return pos;
-		pos = hdr[1];
-	}
-	return 0;
-}
-
-static struct vdti_status status(struct rig *r)
-{
-	struct vdti_status st = {};
-
-	ioctl(r->imp, VDTI_STATUS, &st);
-	return st;
-}
-
-/*
- * Have the importer read the exporter's command and PM control registers at
- * every move_notify that finds a mapping: late_notifies counts the times
- * the BAR was already gone, i.e. it went away before the importer was told.
- */
-static int watch(struct rig *r, const char *bdf)
-{
-	unsigned int domain, bus, dev, fn;
-	struct vdti_watch w = {};
-
-	if (sscanf(bdf, "%x:%x:%x.%x", &domain, &bus, &dev, &fn) != 4)
-		return -EINVAL;
-	w.domain = domain;
-	w.bus = bus;
-	w.devfn = dev << 3 | fn;
-	return ioctl(r->imp, VDTI_WATCH, &w) ? -errno : 0;
-}
-
 /* Open @bdf, export @region's first page, attach the importer and map it. */
 static int rig_setup(struct __test_metadata *_metadata, struct rig *r,
 		     const char *bdf, uint32_t region, uint32_t flags)
 {
-	struct vdti_attach a = { .flags = flags };
 	struct vfio_region_info ri;
-	int fd;
+	int fd, ret;
 
-	r->imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	r->imp = vd_importer_open();
 	if (r->imp < 0)
-		return -errno;
-	if (vd_open_group(&r->dev, bdf))
-		return -errno;
-	if (vd_region_info(&r->dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri))
-		return -EIO;
+		return r->imp;
+	ret = vd_open_group(&r->dev, bdf);
+	if (ret)
+		return ret;
+	ret = vd_region_info(&r->dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
+	if (ret)
+		return ret;
 	r->cfg = ri.offset;
-	if (vd_set_memory_enable(&r->dev, 1))
-		return -EIO;
+	ret = vd_set_memory_enable(&r->dev, 1);
+	if (ret)
+		return ret;
+	if (region == ENV_BAR) {
+		ret = vd_env_bar(&r->dev, &ri);
+		if (ret < 0)
+			return ret;
+		region = ret;
+	}
 	fd = vd_export(r->dev.fd, region, O_CLOEXEC, 0, &page0, 1, 0);
 	if (fd < 0)
-		return -errno;
-	a.fd = fd;
-	if (ioctl(r->imp, VDTI_ATTACH, &a)) {
-		close(fd);
-		return -errno;
-	}
+		return fd;
+	ret = vd_importer_attach(r->imp, fd, flags);
 	close(fd);
-	if (watch(r, bdf))
-		return -errno;
-	if (ioctl(r->imp, VDTI_MAP) != 1)
-		return -errno;
+	if (!ret)
+		ret = vd_importer_watch(r->imp, bdf);
+	if (!ret)
+		ret = vd_importer_map(r->imp);
+	if (ret != 1)
+		return ret < 0 ? ret : -EIO;
 	for (unsigned int i = 0; i < NR_COUNTED; i++) {
 		r->revokes[i] = vd_dbg_count(bdf, "revokes", counted[i]);
 		r->regrants[i] = vd_dbg_count(bdf, "regrants", counted[i]);
@@ -146,7 +97,7 @@ static void expect_counted(struct __test_metadata *_metadata, struct rig *r,
 {
 	unsigned int i;
 
-	if (vd_is_mainline())
+	if (vd_env_is_mainline())
 		return;
 	for (i = 0; i < NR_COUNTED; i++) {
 		int it = trigger && !strcmp(counted[i], trigger);
@@ -179,7 +130,7 @@ static void rig_teardown(struct rig *r)
  */
 static const char *outcome(struct rig *r, int gives_back)
 {
-	struct vdti_status st = status(r);
+	struct vdti_status st = vd_importer_status(r->imp);
 	int mapped;
 
 	if (!st.move_notifies && st.mapped)
@@ -188,9 +139,9 @@ static const char *outcome(struct rig *r, int gives_back)
 		return "told, but kept its mapping";
 	if (st.late_notifies)
 		return "told only after the BAR was gone";
-	mapped = ioctl(r->imp, VDTI_MAP) == 1;
+	mapped = vd_importer_map(r->imp) == 1;
 	if (mapped)
-		ioctl(r->imp, VDTI_UNMAP);
+		vd_importer_unmap(r->imp);
 	if (gives_back)
 		return mapped ? "revoked, then re-granted" : "revoked, not re-granted";
 	return mapped ? "told, but can still map" : "revoked";
@@ -199,9 +150,9 @@ static const char *outcome(struct rig *r, int gives_back)
 /* Give back after a take-away step: the importer maps again. */
 static const char *regrant_outcome(struct rig *r)
 {
-	if (ioctl(r->imp, VDTI_MAP) != 1)
+	if (vd_importer_map(r->imp) != 1)
 		return "still revoked";
-	ioctl(r->imp, VDTI_UNMAP);
+	vd_importer_unmap(r->imp);
 	return "re-granted";
 }
 
@@ -211,7 +162,7 @@ static const char *regrant_outcome(struct rig *r)
  */
 static const char *regrant_outcome_after(struct rig *r)
 {
-	struct vdti_status st = status(r);
+	struct vdti_status st = vd_importer_status(r->imp);
 
 	if (st.mapped && !st.move_notifies)
 		return "never revoked";
@@ -227,7 +178,7 @@ static const char *regrant_outcome_after(struct rig *r)
 	const char *_got = (got);						\
 										\
 	vd_trigger_row(trigger, _got);						\
-	ASSERT_STREQ(vd_is_mainline() ? (mainline) : (ours), _got);		\
+	ASSERT_STREQ(vd_env_is_mainline() ? (mainline) : (ours), _got);		\
 } while (0)
 
 #define REGRANTED	"revoked, then re-granted"
@@ -244,9 +195,9 @@ FIXTURE_SETUP(ivshmem)
 	self->r.imp = -1;
 	if (access("/dev/vd_test_importer", F_OK))
 		SKIP(return, "vd_test_importer is not built for this kernel");
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	ret = rig_setup(_metadata, &self->r, bdf, VD_IVSHMEM_BAR, 0);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_EQ(0, vd_env_bdf(bdf, sizeof(bdf)));
+	ret = rig_setup(_metadata, &self->r, bdf, ENV_BAR, 0);
+	ASSERT_EQ(0, ret) TH_LOG("setup: %s", vd_strerr(ret));
 }
 
 FIXTURE_TEARDOWN(ivshmem)
@@ -259,6 +210,7 @@ TEST_F(ivshmem, vfio_device_reset)
 	struct vfio_device_info info = { .argsz = sizeof(info) };
 
 	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_GET_INFO, &info));
+	VD_NEED_DEVICE(info.flags & VFIO_DEVICE_FLAGS_RESET, "reset vfio can use");
 	ASSERT_TRUE(info.flags & VFIO_DEVICE_FLAGS_RESET)
 		TH_LOG("ivshmem behind its root port should have a bus reset");
 	ASSERT_EQ(0, ioctl(self->r.dev.fd, VFIO_DEVICE_RESET))
@@ -273,6 +225,7 @@ TEST_F(ivshmem, vfio_device_pci_hot_reset)
 	struct vfio_pci_hot_reset *reset;
 	size_t sz = sizeof(*info) + 8 * sizeof(struct vfio_pci_dependent_device);
 
+	VD_NEED_RIG("ivshmem alone behind a root port (a bus reset touches the whole bus)");
 	info = calloc(1, sz);
 	ASSERT_NE(NULL, info);
 	info->argsz = sz;
@@ -299,6 +252,7 @@ TEST_F(ivshmem, sysfs_reset)
 	char path[128];
 	int fd;
 
+	VD_NEED_RIG("ivshmem alone behind a root port (the PCI core may reset the bus)");
 	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/reset", self->r.dev.bdf);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	ASSERT_LE(0, fd);
@@ -326,7 +280,7 @@ TEST_F(ivshmem, unrelated_config_write_keeps_the_mapping)
 {
 	uint8_t lat = 0x40;
 
-	ASSERT_EQ(0, cfg_write(&self->r, 0x0d, &lat, 1));	/* latency timer */
+	ASSERT_EQ(0, vd_cfg_write(&self->r.dev, PCI_LATENCY_TIMER, &lat, 1));
 	EXPECT_TRIGGER("config write of another register (latency timer)",
 		       "not revoked", "not revoked", outcome(&self->r, 0));
 	EXPECT_COUNTED(NULL, 0, 0);
@@ -352,14 +306,14 @@ TEST_F(ivshmem, command_write_keeping_memory_on)
  */
 static const char *decode_under_mapping(struct rig *r)
 {
-	struct vdti_status st = status(r);
+	struct vdti_status st = vd_importer_status(r->imp);
 	uint16_t cmd;
 
 	if (st.late_notifies)
 		return "told only after memory decode went off";
-	if (cfg_read(r, 4, &cmd, 2))
+	if (vd_cfg_read(&r->dev, PCI_COMMAND, &cmd, 2))
 		return "config read failed";
-	if (st.mapped && !(cmd & 0x2))
+	if (st.mapped && !(cmd & PCI_COMMAND_MEMORY))
 		return "still mapped with memory decode off";
 	return "memory decode never off under a mapping";
 }
@@ -382,7 +336,7 @@ static void *straddle_write(void *arg)
 {
 	struct straddle *w = arg;
 
-	w->ret = pwrite(w->r->dev.fd, w->buf, 2, w->r->cfg + 4);
+	w->ret = pwrite(w->r->dev.fd, w->buf, 2, w->r->cfg + PCI_COMMAND);
 	return NULL;
 }
 
@@ -394,14 +348,14 @@ TEST_F(ivshmem, command_write_buffer_changes_under_the_core)
 	uint16_t cmd;
 	char *high;
 
-	ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
-	ASSERT_TRUE(cmd & 0x2) TH_LOG("memory decode should be on");
+	ASSERT_EQ(0, vd_cfg_read(&self->r.dev, PCI_COMMAND, &cmd, 2));
+	ASSERT_TRUE(cmd & PCI_COMMAND_MEMORY) TH_LOG("memory decode should be on");
 	ASSERT_EQ(0, vd_stall_init(&st, 2)) TH_LOG("userfaultfd: %s", strerror(errno));
 	w.buf = st.page - 1;
 	w.buf[0] = cmd & 0xff;			/* memory decode on... */
 	ASSERT_EQ(0, pthread_create(&thread, NULL, straddle_write, &w));
 	ASSERT_EQ(1, vd_stall_wait(&st, 10000)) TH_LOG("the write never touched its buffer");
-	w.buf[0] = cmd & 0xff & ~0x2;		/* ...and off before the write lands */
+	w.buf[0] = cmd & 0xff & ~PCI_COMMAND_MEMORY;		/* ...and off before the write lands */
 	high = calloc(1, getpagesize());
 	ASSERT_NE(NULL, high);
 	high[0] = cmd >> 8;
@@ -430,7 +384,7 @@ static void *flip(void *arg)
 	struct flipper *f = arg;
 
 	while (!atomic_load(&f->stop))
-		f->cmd ^= 0x2;
+		f->cmd ^= PCI_COMMAND_MEMORY;
 	return NULL;
 }
 
@@ -443,24 +397,23 @@ TEST_F(ivshmem, command_write_racing_a_flipping_thread)
 	int n = 0, off = 0;
 	uint16_t cmd;
 
-	ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
-	f.cmd = cmd | 0x2;
+	ASSERT_EQ(0, vd_cfg_read(&self->r.dev, PCI_COMMAND, &cmd, 2));
+	f.cmd = cmd | PCI_COMMAND_MEMORY;
 	ASSERT_EQ(0, pthread_create(&thread, NULL, flip, &f));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	do {
 		/* memory decode on and the importer mapped... */
 		ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
-		if (!status(&self->r).mapped)
-			ASSERT_EQ(1, ioctl(self->r.imp, VDTI_MAP))
-				TH_LOG("map: %s", strerror(errno));
+		if (!vd_importer_status(self->r.imp).mapped)
+			ASSERT_EQ(1, VD_ASSERT_OK(vd_importer_map(self->r.imp)));
 		/* ...then a write whose value is anyone's guess */
-		ASSERT_EQ(2, pwrite(self->r.dev.fd, (void *)&f.cmd, 2, self->r.cfg + 4));
-		ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
-		off += !(cmd & 0x2);
-		vst = status(&self->r);
+		ASSERT_EQ(2, pwrite(self->r.dev.fd, (void *)&f.cmd, 2, self->r.cfg + PCI_COMMAND));
+		ASSERT_EQ(0, vd_cfg_read(&self->r.dev, PCI_COMMAND, &cmd, 2));
+		off += !(cmd & PCI_COMMAND_MEMORY);
+		vst = vd_importer_status(self->r.imp);
 		ASSERT_EQ(0, vst.late_notifies)
 			TH_LOG("memory decode went off under a live mapping (write %d)", n);
-		ASSERT_FALSE(vst.mapped && !(cmd & 0x2))
+		ASSERT_FALSE(vst.mapped && !(cmd & PCI_COMMAND_MEMORY))
 			TH_LOG("mapped while memory decode is off (write %d)", n);
 		n++;
 		clock_gettime(CLOCK_MONOTONIC, &t);
@@ -490,7 +443,7 @@ TEST_F(ivshmem, driver_unbind)
 	int i;
 
 	ASSERT_EQ(0, vd_unbind_start(&u, self->r.dev.bdf));
-	for (i = 0; i < 100 && !status(&self->r).move_notifies && !vd_is_mainline(); i++)
+	for (i = 0; i < 100 && !vd_importer_status(self->r.imp).move_notifies && !vd_env_is_mainline(); i++)
 		usleep(20000);
 	ASSERT_EQ(0, vd_unbind_wait(&u, 300)) TH_LOG("unbind did not wait for the device fd");
 	EXPECT_TRIGGER("driver unbind, device fd still open", "revoked",
@@ -500,7 +453,7 @@ TEST_F(ivshmem, driver_unbind)
 	ASSERT_EQ(0, u.ret);
 	EXPECT_TRIGGER("driver unbind, once the device fd is closed", "revoked",
 		       "revoked", outcome(&self->r, 0));
-	ASSERT_EQ(0, vd_bind(u.bdf, vd_expected_driver()));
+	ASSERT_EQ(0, vd_bind(u.bdf, vd_env_driver()));
 }
 
 FIXTURE(virtio) {
@@ -516,8 +469,9 @@ FIXTURE_SETUP(virtio)
 	if (access("/dev/vd_test_importer", F_OK))
 		SKIP(return, "vd_test_importer is not built for this kernel");
 	ASSERT_NE(NULL, bdf) TH_LOG("the rig binds virtio-rng and sets VD_PM_BDF");
-	ret = rig_setup(_metadata, &self->r, bdf, VIRTIO_MODERN_BAR, 0);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ret = rig_setup(_metadata, &self->r, bdf,
+			vd_env_real_host() ? ENV_BAR : VIRTIO_MODERN_BAR, 0);
+	ASSERT_EQ(0, ret) TH_LOG("setup: %s", vd_strerr(ret));
 }
 
 FIXTURE_TEARDOWN(virtio)
@@ -529,17 +483,18 @@ static int set_power_state(struct rig *r, unsigned int pm, uint16_t state)
 {
 	uint16_t ctrl;
 
-	if (cfg_read(r, pm + PCI_PM_CTRL, &ctrl, 2))
+	if (vd_cfg_read(&r->dev, pm + PCI_PM_CTRL, &ctrl, 2))
 		return -EIO;
 	ctrl = (ctrl & ~3) | state;
-	return cfg_write(r, pm + PCI_PM_CTRL, &ctrl, 2);
+	return vd_cfg_write(&r->dev, pm + PCI_PM_CTRL, &ctrl, 2);
 }
 
 TEST_F(virtio, d3hot_then_d0)
 {
-	unsigned int pm = find_cap(&self->r, PCI_CAP_ID_PM);
+	int pm = vd_cfg_find_cap(&self->r.dev, PCI_CAP_ID_PM);
 
-	ASSERT_NE(0, pm) TH_LOG("virtio-rng behind a root port has PCI PM");
+	VD_NEED_DEVICE(pm > 0, "PCI power management capability");
+	VD_ASSERT_OK(pm);
 	ASSERT_EQ(0, set_power_state(&self->r, pm, 3));
 	EXPECT_TRIGGER("config write: PM control to D3hot", "revoked", "revoked",
 		       outcome(&self->r, 0));
@@ -552,13 +507,18 @@ TEST_F(virtio, d3hot_then_d0)
 
 TEST_F(virtio, flr_through_config_space)
 {
-	unsigned int exp = find_cap(&self->r, PCI_CAP_ID_EXP);
+	int exp = vd_cfg_find_cap(&self->r.dev, PCI_CAP_ID_EXP);
+	uint32_t devcap = 0;
 	uint16_t devctl;
 
-	ASSERT_NE(0, exp);
-	ASSERT_EQ(0, cfg_read(&self->r, exp + PCI_EXP_DEVCTL, &devctl, 2));
+	if (exp > 0)
+		vd_cfg_read(&self->r.dev, exp + PCI_EXP_DEVCAP, &devcap, 4);
+	VD_NEED_DEVICE(devcap & PCI_EXP_DEVCAP_FLR, "function level reset");
+	VD_ASSERT_OK(exp);
+
+	ASSERT_EQ(0, vd_cfg_read(&self->r.dev, exp + PCI_EXP_DEVCTL, &devctl, 2));
 	devctl |= PCI_EXP_DEVCTL_BCR_FLR;
-	ASSERT_EQ(0, cfg_write(&self->r, exp + PCI_EXP_DEVCTL, &devctl, 2));
+	ASSERT_EQ(0, vd_cfg_write(&self->r.dev, exp + PCI_EXP_DEVCTL, &devctl, 2));
 	EXPECT_TRIGGER("config write: PCIe FLR", REGRANTED, REGRANTED,
 		       outcome(&self->r, 1));
 	EXPECT_COUNTED("reset", 1, 1);
@@ -597,15 +557,14 @@ TEST_F(virtio, low_power_wakeup_regrants)
 	ASSERT_LE(0, pfd.fd);
 	w.wakeup_eventfd = pfd.fd;
 	w.reserved = 0;
-	ASSERT_EQ(0, vd_feature(self->r.dev.fd, VFIO_DEVICE_FEATURE_SET |
-				VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, &w, sizeof(w)))
-		TH_LOG("LOW_POWER_ENTRY_WITH_WAKEUP: %s", strerror(errno));
+	VD_ASSERT_OK(vd_feature(self->r.dev.fd, VFIO_DEVICE_FEATURE_SET |
+				VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP, &w, sizeof(w)));
 	EXPECT_TRIGGER("VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY_WITH_WAKEUP", "revoked",
 		       "revoked", outcome(&self->r, 0));
 	ASSERT_EQ(1, runtime_suspended(self->r.dev.bdf, 10000))
 		TH_LOG("the device never runtime-suspended");
 	/* a config read through vfio resumes it: the wake-up */
-	ASSERT_EQ(0, cfg_read(&self->r, 4, &cmd, 2));
+	ASSERT_EQ(0, vd_cfg_read(&self->r.dev, PCI_COMMAND, &cmd, 2));
 	ASSERT_EQ(1, poll(&pfd, 1, 5000)) TH_LOG("no wake-up signalled");
 	EXPECT_TRIGGER("wake-up from low power (a config read resumes the device)",
 		       "re-granted", "still revoked", regrant_outcome(&self->r));
@@ -615,13 +574,11 @@ TEST_F(virtio, low_power_wakeup_regrants)
 
 TEST_F(virtio, low_power_entry_then_exit)
 {
-	ASSERT_EQ(0, low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY))
-		TH_LOG("LOW_POWER_ENTRY: %s", strerror(errno));
+	VD_ASSERT_OK(low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY));
 	EXPECT_TRIGGER("VFIO_DEVICE_FEATURE_LOW_POWER_ENTRY", "revoked", "revoked",
 		       outcome(&self->r, 0));
 	EXPECT_COUNTED("low_power", 1, 0);
-	ASSERT_EQ(0, low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT))
-		TH_LOG("LOW_POWER_EXIT: %s", strerror(errno));
+	VD_ASSERT_OK(low_power(&self->r, VFIO_DEVICE_FEATURE_LOW_POWER_EXIT));
 	EXPECT_TRIGGER("VFIO_DEVICE_FEATURE_LOW_POWER_EXIT", "re-granted",
 		       "re-granted", regrant_outcome(&self->r));
 	EXPECT_COUNTED("low_power", 1, 1);
@@ -638,8 +595,6 @@ struct aer_error_inj {
 	uint32_t domain;
 };
 
-#define PCI_ERR_UNC_COMP_TIME	0x00004000	/* non-fatal by default */
-#define PCI_ERR_UNC_MALF_TLP	0x00040000	/* fatal by default */
 
 /* Ask vfio to signal an eventfd when the core reports an AER error. */
 static int err_eventfd(struct rig *r)
@@ -742,17 +697,17 @@ TEST_F(virtio, aer_nonfatal_error)
 	struct pollfd pfd;
 	int i;
 
+	VD_NEED_RIG("aer_inject (errors are not injected into real hardware)");
 	pfd.fd = err_eventfd(&self->r);
 	pfd.events = POLLIN;
 	ASSERT_LE(0, pfd.fd) TH_LOG("error eventfd: %s", strerror(errno));
-	ASSERT_EQ(0, aer_inject(self->r.dev.bdf, PCI_ERR_UNC_COMP_TIME))
-		TH_LOG("inject: %s", strerror(errno));
+	VD_ASSERT_OK(aer_inject(self->r.dev.bdf, PCI_ERR_UNC_COMP_TIME));
 	/* error_detected has run once vfio signals the error eventfd */
 	ASSERT_EQ(1, poll(&pfd, 1, 10000)) TH_LOG("no AER report reached vfio");
 	/* recovery ends with resume; give it time either way */
-	for (i = 0; i < 100 && status(&self->r).move_notifies == 1; i++)
+	for (i = 0; i < 100 && vd_importer_status(self->r.imp).move_notifies == 1; i++)
 		usleep(20000);
-	if (vd_is_mainline())
+	if (vd_env_is_mainline())
 		usleep(500000);
 	EXPECT_TRIGGER("AER non-fatal error (error_detected, then resume)", REGRANTED,
 		       "not revoked", outcome(&self->r, 1));
@@ -768,6 +723,7 @@ TEST_F(virtio, aer_nonfatal_error)
  */
 TEST_F(virtio, aer_fatal_error_link_reset)
 {
+	VD_NEED_RIG("aer_inject (errors are not injected into real hardware)");
 	ASSERT_EQ(0, aer_fatal_and_wait(&self->r, self->r.dev.bdf))
 		TH_LOG("fatal error: %s", strerror(errno));
 	ASSERT_EQ(0, hw_command(self->r.dev.bdf)) TH_LOG("the link reset should clear it");
@@ -775,7 +731,7 @@ TEST_F(virtio, aer_fatal_error_link_reset)
 		       "revoked, not re-granted", "not revoked", outcome(&self->r, 1));
 	EXPECT_COUNTED("aer", 1, 0);
 	ASSERT_EQ(0, vd_set_memory_enable(&self->r.dev, 1));
-	ASSERT_TRUE(hw_command(self->r.dev.bdf) & 0x2);
+	ASSERT_TRUE(hw_command(self->r.dev.bdf) & PCI_COMMAND_MEMORY);
 	EXPECT_TRIGGER("AER fatal error, then a command write with memory decode on",
 		       "re-granted", "never revoked", regrant_outcome_after(&self->r));
 }
@@ -791,11 +747,12 @@ FIXTURE_SETUP(aer_fail)
 	int ret;
 
 	self->r.imp = -1;
+	VD_NEED_RIG("virtio-rng behind a root port whose link reset fails");
 	if (access("/dev/vd_test_importer", F_OK))
 		SKIP(return, "vd_test_importer is not built for this kernel");
 	ASSERT_NE(NULL, bdf) TH_LOG("the rig binds a second virtio-rng and sets VD_AER_BDF");
 	ret = rig_setup(_metadata, &self->r, bdf, VIRTIO_MODERN_BAR, 0);
-	ASSERT_EQ(0, ret) TH_LOG("setup: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("setup: %s", vd_strerr(ret));
 }
 
 FIXTURE_TEARDOWN(aer_fail)
@@ -840,13 +797,12 @@ TEST_F(aer_fail, aer_error_while_closed)
 	snprintf(control, sizeof(control), "/sys/bus/pci/devices/%s/power/control", bdf);
 	ASSERT_EQ(0, vd_write_file(control, "on"));
 	vd_close(&self->r.dev);
-	ASSERT_EQ(0, aer_inject(bdf, PCI_ERR_UNC_MALF_TLP)) TH_LOG("inject: %s", strerror(errno));
+	VD_ASSERT_OK(aer_inject(bdf, PCI_ERR_UNC_MALF_TLP));
 	wait_for_recovery(bdf);
 	ASSERT_EQ(0, vd_write_file(control, "auto"));
 	ASSERT_EQ(0, vd_open_group(&dev, bdf));
 	ASSERT_EQ(0, vd_set_memory_enable(&dev, 1));
-	fd = vd_export(dev.fd, VIRTIO_MODERN_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	fd = VD_ASSERT_OK(vd_export(dev.fd, VIRTIO_MODERN_BAR, O_CLOEXEC, 0, &page0, 1, 0));
 	segs = vd_importer_roundtrip(fd);
 	vd_trigger_row("AER error while the device is closed: the next open's exports",
 		       segs == 1 ? "map" : "born revoked");

@@ -42,8 +42,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include "vd_test.h"
 
 #define SZ_4K		0x1000ULL
 #define BAR_PAGES	((16ULL << 20) / SZ_4K)
@@ -65,6 +64,7 @@ struct shared {
 	pthread_rwlock_t lock;
 	struct vd_dev dev;
 	char bdf[32];
+	uint32_t bar;
 	bool importer;
 	long target;
 	double deadline;
@@ -129,7 +129,7 @@ static void fail(struct shared *s, const char *fmt, ...)
 static int export_locked(struct worker *w)
 {
 	struct vfio_region_dma_range r[3];
-	uint32_t i, nr = vd_is_mainline() ? 1 : 1 + rnd(w) % 3;
+	uint32_t i, nr = vd_env_is_mainline() ? 1 : 1 + rnd(w) % 3;
 
 	for (i = 0; i < nr; i++) {
 		uint64_t first = rnd(w) % BAR_PAGES;
@@ -137,19 +137,18 @@ static int export_locked(struct worker *w)
 		r[i].offset = first * SZ_4K;
 		r[i].length = (1 + rnd(w) % (BAR_PAGES - first < 16 ? BAR_PAGES - first : 16)) * SZ_4K;
 	}
-	return vd_export(w->s->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, r, nr, 0);
+	return vd_export(w->s->dev.fd, w->s->bar, O_CLOEXEC, 0, r, nr, 0);
 }
 
 static int export(struct worker *w)
 {
-	int fd, err;
+	int fd;
 
 	pthread_rwlock_rdlock(&w->s->lock);
 	fd = export_locked(w);
-	err = errno;
 	pthread_rwlock_unlock(&w->s->lock);
 	if (fd < 0)
-		fail(w->s, "thread %d: export: %s", w->id, strerror(err));
+		fail(w->s, "thread %d: export: %s", w->id, vd_strerr(fd));
 	return fd;
 }
 
@@ -196,7 +195,7 @@ static void op_memory(struct worker *w)
 		ret = vd_set_memory_enable(&w->s->dev, 1);
 	pthread_rwlock_unlock(&w->s->lock);
 	if (ret)
-		fail(w->s, "thread %d: memory decode off/on: %s", w->id, strerror(-ret));
+		fail(w->s, "thread %d: memory decode off/on: %s", w->id, vd_strerr(ret));
 }
 
 /*
@@ -206,27 +205,27 @@ static void op_memory(struct worker *w)
  */
 static int import(struct worker *w, int fd, bool lazy, const char *what)
 {
-	struct vdti_attach a = { .fd = fd, .flags = lazy ? VDTI_LAZY : 0 };
-	int imp, ret = 0;
+	int imp, err, ret = 0;
 
-	imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
+	imp = vd_importer_open();
 	if (imp < 0) {
-		fail(w->s, "thread %d: open the importer: %s", w->id, strerror(errno));
+		fail(w->s, "thread %d: open the importer: %s", w->id, vd_strerr(imp));
 		return -1;
 	}
 	if (lazy)
 		atomic_fetch_add(&w->s->lazy, 1);
-	if (ioctl(imp, VDTI_ATTACH, &a)) {
-		if (errno != ENODEV) {
+	err = vd_importer_attach(imp, fd, lazy ? VDTI_LAZY : 0);
+	if (err) {
+		if (err != -ENODEV) {
 			fail(w->s, "thread %d: attach to %s dma-buf: %s", w->id, what,
-			     strerror(errno));
+			     vd_strerr(err));
 			ret = -1;
 		} else {
 			atomic_fetch_add(&w->s->revoked, 1);
 		}
-	} else if (ioctl(imp, VDTI_MAP) < 0) {
-		if (errno != ENODEV) {
-			fail(w->s, "thread %d: map %s dma-buf: %s", w->id, what, strerror(errno));
+	} else if ((err = vd_importer_map(imp)) < 0) {
+		if (err != -ENODEV) {
+			fail(w->s, "thread %d: map %s dma-buf: %s", w->id, what, vd_strerr(err));
 			ret = -1;
 		} else {
 			atomic_fetch_add(&w->s->revoked, 1);
@@ -234,9 +233,10 @@ static int import(struct worker *w, int fd, bool lazy, const char *what)
 	} else {
 		if (rnd(w) % 2)
 			usleep(rnd(w) % 200);
-		if (ioctl(imp, VDTI_UNMAP) && errno != ENOENT) {
+		err = vd_importer_unmap(imp);
+		if (err && err != -ENOENT) {
 			fail(w->s, "thread %d: unmap %s dma-buf: %s", w->id, what,
-			     strerror(errno));
+			     vd_strerr(err));
 			ret = -1;
 		}
 	}
@@ -269,7 +269,7 @@ static void op_reopen(struct worker *w)
 	ret = vd_reopen_device(&w->s->dev);
 	pthread_rwlock_unlock(&w->s->lock);
 	if (ret)
-		fail(w->s, "thread %d: reopen the device: %s", w->id, strerror(-ret));
+		fail(w->s, "thread %d: reopen the device: %s", w->id, vd_strerr(ret));
 }
 
 /*
@@ -279,23 +279,24 @@ static void op_reopen(struct worker *w)
 static void op_unbind(struct worker *w)
 {
 	struct shared *s = w->s;
-	struct vdti_attach a = { 0 };
 	struct vd_unbinder u;
 	int fd, imp = -1, ret;
 
 	pthread_rwlock_wrlock(&s->lock);
 	fd = export_locked(w);
 	if (fd < 0) {
-		fail(s, "thread %d: export before unbind: %s", w->id, strerror(errno));
+		fail(s, "thread %d: export before unbind: %s", w->id, vd_strerr(fd));
 		goto out;
 	}
 	if (s->importer) {
-		imp = open("/dev/vd_test_importer", O_RDWR | O_CLOEXEC);
-		a.fd = fd;
+		imp = ret = vd_importer_open();
 		/* memory decode may be off for a moment: ENODEV is fine */
-		if (imp < 0 || (ioctl(imp, VDTI_ATTACH, &a) && errno != ENODEV) ||
-		    (ioctl(imp, VDTI_MAP) < 0 && errno != ENODEV && errno != ENOTCONN)) {
-			fail(s, "thread %d: import before unbind: %s", w->id, strerror(errno));
+		if (imp >= 0)
+			ret = vd_importer_attach(imp, fd, 0);
+		if (!ret)
+			ret = vd_importer_map(imp);
+		if (ret < 0 && ret != -ENODEV && ret != -ENOTCONN) {
+			fail(s, "thread %d: import before unbind: %s", w->id, vd_strerr(ret));
 			goto out;
 		}
 	}
@@ -315,21 +316,22 @@ static void op_unbind(struct worker *w)
 		fail(s, "thread %d: unbind: %s", w->id, strerror(-u.ret));
 		goto out;
 	}
-	if (imp >= 0 && (ioctl(imp, VDTI_MAP) != -1 || (errno != ENODEV && errno != ENOTCONN)))
-		fail(s, "thread %d: map after unbind: %s", w->id, strerror(errno));
-	ret = vd_bind(s->bdf, vd_expected_driver());
+	ret = imp >= 0 ? vd_importer_map(imp) : -ENODEV;
+	if (ret != -ENODEV && ret != -ENOTCONN)
+		fail(s, "thread %d: map after unbind: %s", w->id, vd_strerr(ret));
+	ret = vd_bind(s->bdf, vd_env_driver());
 	if (ret) {
-		fail(s, "thread %d: bind again: %s", w->id, strerror(-ret));
+		fail(s, "thread %d: bind again: %s", w->id, vd_strerr(ret));
 		goto out;
 	}
 	ret = vd_open_group(&s->dev, s->bdf);
 	if (ret) {
-		fail(s, "thread %d: open after rebind: %s", w->id, strerror(-ret));
+		fail(s, "thread %d: open after rebind: %s", w->id, vd_strerr(ret));
 		goto out;
 	}
 	ret = vd_set_memory_enable(&s->dev, 1);
 	if (ret)
-		fail(s, "thread %d: memory decode on after rebind: %s", w->id, strerror(-ret));
+		fail(s, "thread %d: memory decode on after rebind: %s", w->id, vd_strerr(ret));
 out:
 	pthread_rwlock_unlock(&s->lock);
 	if (imp >= 0)
@@ -413,19 +415,20 @@ FIXTURE_SETUP(stress)
 {
 	pthread_rwlockattr_t attr;
 
-	ASSERT_EQ(0, vd_find_bdf(self->s.bdf, sizeof(self->s.bdf)));
+	ASSERT_EQ(0, vd_env_bdf(self->s.bdf, sizeof(self->s.bdf)));
 	pthread_rwlockattr_init(&attr);
 	/* the reopen and unbind writers would starve behind four readers */
 	pthread_rwlockattr_setkind_np(&attr, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	ASSERT_EQ(0, pthread_rwlock_init(&self->s.lock, &attr));
 	pthread_mutex_init(&self->s.err_lock, NULL);
 	ASSERT_EQ(0, vd_open_group(&self->s.dev, self->s.bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->s.dev, 1));
+	VD_ASSERT_OK(vd_set_memory_enable(&self->s.dev, 1));
+	self->s.bar = vd_test_bar(_metadata, &self->s.dev, NULL);
 	self->s.importer = !access("/dev/vd_test_importer", F_OK);
-	self->refs = vd_module_refcnt(vd_exporter_module());
+	self->refs = vd_module_refcnt(vd_env_exporter_module());
 	ASSERT_LE(0, self->refs);
 	self->fds = vd_open_fds();
-	self->bufs = vd_dmabuf_count(vd_exporter_module());
+	self->bufs = vd_dmabuf_count(vd_env_exporter_module());
 }
 
 FIXTURE_TEARDOWN(stress)
@@ -435,8 +438,8 @@ FIXTURE_TEARDOWN(stress)
 	vd_close(&self->s.dev);
 	/* leave the device bound as the runner bound it */
 	vd_bound_driver(self->s.bdf, drv, sizeof(drv));
-	if (strcmp(drv, vd_expected_driver()))
-		vd_bind(self->s.bdf, vd_expected_driver());
+	if (strcmp(drv, vd_env_driver()))
+		vd_bind(self->s.bdf, vd_env_driver());
 }
 
 TEST_F_TIMEOUT(stress, many_ops_at_once, 900)
@@ -478,21 +481,20 @@ TEST_F_TIMEOUT(stress, many_ops_at_once, 900)
 	/* nothing left behind, and the device still exports and maps */
 	ASSERT_EQ(0, vd_set_memory_enable(&s->dev, 1));
 	ASSERT_EQ(self->fds, vd_open_fds()) TH_LOG("file descriptors leaked");
-	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()))
-		TH_LOG("%s's module count is not back to its baseline", vd_exporter_module());
+	ASSERT_EQ(self->refs, vd_module_refcnt(vd_env_exporter_module()))
+		TH_LOG("%s's module count is not back to its baseline", vd_env_exporter_module());
 	if (self->bufs >= 0)
-		ASSERT_EQ(self->bufs, vd_dmabuf_count(vd_exporter_module()))
-			TH_LOG("dma-bufs of %s left (debugfs bufinfo)", vd_exporter_module());
-	fd = vd_export(s->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &page0, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export after the stress: %s", strerror(errno));
+		ASSERT_EQ(self->bufs, vd_dmabuf_count(vd_env_exporter_module()))
+			TH_LOG("dma-bufs of %s left (debugfs bufinfo)", vd_env_exporter_module());
+	fd = VD_ASSERT_OK(vd_export(s->dev.fd, s->bar, O_CLOEXEC, 0, &page0, 1, 0));
 	if (s->importer) {
 		ret = vd_importer_roundtrip(fd);
-		ASSERT_EQ(1, ret) TH_LOG("attach + map + unmap: %s", strerror(-ret));
+		ASSERT_EQ(1, ret) TH_LOG("attach + map + unmap: %s", vd_strerr(ret));
 	}
 	ASSERT_EQ(0, close(fd));
-	ASSERT_EQ(self->refs, vd_module_refcnt(vd_exporter_module()));
+	ASSERT_EQ(self->refs, vd_module_refcnt(vd_env_exporter_module()));
 	if (self->bufs >= 0)
-		ASSERT_EQ(self->bufs, vd_dmabuf_count(vd_exporter_module()));
+		ASSERT_EQ(self->bufs, vd_dmabuf_count(vd_env_exporter_module()));
 }
 
 TEST_HARNESS_MAIN

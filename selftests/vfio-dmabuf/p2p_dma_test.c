@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
+#include "vd_test.h"
 #include <linux/edu_p2p.h>
 
 #define SZ_4K		0x1000ULL
@@ -35,30 +35,23 @@ FIXTURE(p2p) {
 FIXTURE_SETUP(p2p)
 {
 	const struct vfio_region_dma_range r = { EXPORT_OFF, EXPORT_LEN };
-	struct edu_p2p_import imp = { .mode = EDU_P2P_DYNAMIC };
 	struct vfio_region_info ri;
-	char bdf[32];
 	int fd;
 
 	self->edu = -1;
 	self->bar = MAP_FAILED;
 	if (access("/dev/edu-p2p", F_OK))
 		SKIP(return, "edu-p2p is not built for this kernel");
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	ASSERT_EQ(0, vd_open_group(&self->dev, bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
+	vd_test_open(_metadata, &self->dev);
 	ASSERT_EQ(0, vd_region_info(&self->dev, VD_IVSHMEM_BAR, &ri));
 	self->bar_size = ri.size;
 	self->bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 			 self->dev.fd, ri.offset);
 	ASSERT_NE(MAP_FAILED, self->bar);
-	fd = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export: %s", strerror(errno));
+	fd = VD_ASSERT_OK(vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0));
 	self->edu = open("/dev/edu-p2p", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->edu);
-	imp.fd = fd;
-	ASSERT_EQ(0, ioctl(self->edu, EDU_P2P_IMPORT, &imp))
-		TH_LOG("import: %s", strerror(errno));
+	VD_ASSERT_OK(vd_edu_import(self->edu, fd, EDU_P2P_DYNAMIC, 0, 0, NULL));
 	close(fd);
 }
 
@@ -81,9 +74,7 @@ TEST_F(p2p, dma_write_lands_in_the_bar)
 
 	for (i = 0; i < 3; i++) {
 		vd_pattern(buf, sizeof(buf), 0x5150 + i);
-		ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
-			TH_LOG("DMA write at +0x%llx: %s", (unsigned long long)offs[i],
-			       strerror(errno));
+		VD_ASSERT_OK(vd_edu_xfer(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)));
 		/* the CPU sees it through the VFIO mmap as well */
 		ASSERT_EQ(0, memcmp(self->bar + EXPORT_OFF + offs[i], buf, sizeof(buf)));
 		snprintf(what, sizeof(what), "edu_dma_write_%u", i);
@@ -95,22 +86,13 @@ TEST_F(p2p, dma_write_lands_in_the_bar)
 /* The CPU writes the BAR, edu DMA-reads it back. */
 TEST_F(p2p, dma_read_returns_the_bar_bytes)
 {
-	unsigned char want[SZ_4K], got[SZ_4K];
-
-	vd_pattern(want, sizeof(want), 0x5160);
-	memcpy(self->bar + EXPORT_OFF + 0x10000, want, sizeof(want));
-	memset(got, 0, sizeof(got));
-	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_READ, 0x10000, got, sizeof(got)))
-		TH_LOG("DMA read: %s", strerror(errno));
-	ASSERT_EQ(0, memcmp(want, got, sizeof(got)));
+	vd_test_edu_reads_back(_metadata, self->edu, self->bar + EXPORT_OFF + 0x10000,
+			       0x10000, 0x5160);
 }
 
 TEST_F(p2p, range_outside_the_dmabuf_is_refused)
 {
-	unsigned char buf[16];
-
-	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, EXPORT_LEN - 8, buf, sizeof(buf)));
-	ASSERT_EQ(EINVAL, errno);
+	vd_test_edu_refuses_past(_metadata, self->edu, EXPORT_LEN);
 }
 
 /*
@@ -127,8 +109,7 @@ TEST_F(p2p, revoked_dma_fails_and_recovers)
 	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x30000, buf, sizeof(buf)));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
 	for (i = 0; i < 3; i++) {
-		ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x32000, buf, sizeof(buf)));
-		ASSERT_EQ(ENODEV, errno);
+		VD_ASSERT_ERR(ENODEV, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x32000, buf, sizeof(buf)));
 	}
 	st = vd_edu_status(self->edu);
 	ASSERT_EQ(0, st.mapped);
@@ -138,8 +119,7 @@ TEST_F(p2p, revoked_dma_fails_and_recovers)
 				    EXPORT_OFF + 0x32000, SZ_4K, VD_ZEROES));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
 	vd_pattern(buf, sizeof(buf), 0x5171);
-	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x34000, buf, sizeof(buf)))
-		TH_LOG("DMA after re-grant: %s", strerror(errno));
+	VD_ASSERT_OK(vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x34000, buf, sizeof(buf)));
 	ASSERT_EQ(2, vd_edu_status(self->edu).maps);
 	ASSERT_EQ(0, vd_host_expect("edu_dma_before_revoke", EXPORT_OFF + 0x30000,
 				    SZ_4K, 0x5170));
@@ -155,8 +135,7 @@ TEST_F(p2p, reset_between_transfers)
 	vd_pattern(buf, sizeof(buf), 0x5180);
 	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x38000, buf, 2048));
 	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET)) TH_LOG("reset: %s", strerror(errno));
-	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x38000 + 2048, buf + 2048, 2048))
-		TH_LOG("DMA after reset: %s", strerror(errno));
+	VD_ASSERT_OK(vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x38000 + 2048, buf + 2048, 2048));
 	ASSERT_EQ(2, vd_edu_status(self->edu).maps);
 	ASSERT_EQ(0, vd_host_expect("edu_dma_across_a_reset", EXPORT_OFF + 0x38000,
 				    SZ_4K, 0x5180));
@@ -203,13 +182,13 @@ TEST_F_TIMEOUT(p2p, revoke_mid_loop, 180)
 
 		ret = vd_edu_xfer(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf));
 		if (revoked) {
-			ASSERT_EQ(-1, ret) TH_LOG("a DMA started after the revoke went through");
-			ASSERT_EQ(ENODEV, errno);
+			ASSERT_EQ(-ENODEV, ret) TH_LOG("a DMA started after the revoke: %s",
+						       vd_strerr(ret));
 			snprintf(what, sizeof(what), "edu_dma_after_revoke_%d", after);
 			ASSERT_EQ(0, vd_host_expect(what, EXPORT_OFF + off, sizeof(buf), VD_ZEROES));
 			after++;
 		} else {
-			ASSERT_TRUE(ret == 0 || errno == ENODEV) TH_LOG("DMA: %s", strerror(errno));
+			ASSERT_TRUE(ret == 0 || ret == -ENODEV) TH_LOG("DMA: %s", vd_strerr(ret));
 			/* a NIC's queue is not a spin on the lock: let the revoker in */
 			usleep(20000);
 		}

@@ -18,7 +18,7 @@
 #include <linux/udmabuf.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
+#include "vd_test.h"
 #include <linux/edu_p2p.h>
 
 #define SZ_4K		0x1000ULL
@@ -36,14 +36,10 @@ static const char *const mode_name[] = {
 	[EDU_P2P_IB_UMEM] = "ib_umem",
 };
 
+/* Import through edu-p2p; IB_UMEM's rxe0 lives on eth0. 0 or -errno. */
 static int import(int edu, int fd, uint32_t mode, uint64_t off, uint64_t len)
 {
-	struct edu_p2p_import imp = {
-		.fd = fd, .mode = mode, .offset = off, .length = len,
-		.rdma_netdev = "eth0",		/* rxe0 lives there */
-	};
-
-	return ioctl(edu, EDU_P2P_IMPORT, &imp);
+	return vd_edu_import(edu, fd, mode, off, len, "eth0");
 }
 
 /* SKIP unless this edu-p2p build has @mode. */
@@ -98,8 +94,7 @@ FIXTURE_SETUP(sysmem)
 	self->dmabuf = ioctl(dev, UDMABUF_CREATE, &c);
 	close(dev);
 	ASSERT_LE(0, self->dmabuf) TH_LOG("UDMABUF_CREATE: %s", strerror(errno));
-	ASSERT_EQ(0, import(self->edu, self->dmabuf, variant->mode, WIN_OFF, WIN_LEN))
-		TH_LOG("%s import: %s", mode_name[variant->mode], strerror(errno));
+	VD_ASSERT_OK(import(self->edu, self->dmabuf, variant->mode, WIN_OFF, WIN_LEN));
 }
 
 FIXTURE_TEARDOWN(sysmem)
@@ -125,9 +120,7 @@ TEST_F(sysmem, dma_write_lands_in_memory)
 	memset(self->mem, 0, MEM_LEN);
 	for (i = 0; i < 4; i++) {
 		vd_pattern(buf, sizeof(buf), 0x6100 + i);
-		ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)))
-			TH_LOG("DMA write at +0x%llx: %s", (unsigned long long)offs[i],
-			       strerror(errno));
+		VD_ASSERT_OK(vd_edu_xfer(self->edu, EDU_P2P_WRITE, offs[i], buf, sizeof(buf)));
 		ASSERT_EQ(0, memcmp(self->mem + WIN_OFF + offs[i], buf, sizeof(buf)))
 			TH_LOG("bytes at window +0x%llx differ", (unsigned long long)offs[i]);
 	}
@@ -142,22 +135,13 @@ TEST_F(sysmem, dma_write_lands_in_memory)
 
 TEST_F(sysmem, dma_read_returns_memory_bytes)
 {
-	unsigned char want[SZ_4K], got[SZ_4K];
-
-	vd_pattern(want, sizeof(want), 0x6110);
-	memcpy(self->mem + WIN_OFF + 0x9000, want, sizeof(want));
-	memset(got, 0, sizeof(got));
-	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_READ, 0x9000, got, sizeof(got)))
-		TH_LOG("DMA read: %s", strerror(errno));
-	ASSERT_EQ(0, memcmp(want, got, sizeof(got)));
+	vd_test_edu_reads_back(_metadata, self->edu, self->mem + WIN_OFF + 0x9000,
+			       0x9000, 0x6110);
 }
 
 TEST_F(sysmem, range_outside_the_window_is_refused)
 {
-	unsigned char buf[16];
-
-	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, WIN_LEN - 8, buf, sizeof(buf)));
-	ASSERT_EQ(EINVAL, errno);
+	vd_test_edu_refuses_past(_metadata, self->edu, WIN_LEN);
 }
 
 /* ---- the VFIO BAR: importers that pin are refused ---- */
@@ -170,16 +154,12 @@ FIXTURE(bar) {
 FIXTURE_SETUP(bar)
 {
 	const struct vfio_region_dma_range r = { EXPORT_OFF, EXPORT_LEN };
-	char bdf[32];
 
 	self->dmabuf = self->edu = -1;
 	if (access("/dev/edu-p2p", F_OK))
 		SKIP(return, "edu-p2p is not built for this kernel");
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	ASSERT_EQ(0, vd_open_group(&self->dev, bdf));
-	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
-	self->dmabuf = vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0);
-	ASSERT_LE(0, self->dmabuf) TH_LOG("export: %s", strerror(errno));
+	vd_test_open(_metadata, &self->dev);
+	self->dmabuf = VD_ASSERT_OK(vd_export(self->dev.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0));
 	self->edu = open("/dev/edu-p2p", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, self->edu);
 }
@@ -207,14 +187,11 @@ static void refused_leaves_nothing(struct __test_metadata *_metadata,
 	ASSERT_EQ(0, st.mapped);
 	ASSERT_EQ(0, st.pinned);
 	ASSERT_EQ(0, st.maps);
-	ASSERT_EQ(0, import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, 0, 0))
-		TH_LOG("dynamic import after the refusal: %s", strerror(errno));
+	VD_ASSERT_OK(import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, 0, 0));
 	vd_pattern(buf, sizeof(buf), seed);
-	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf)))
-		TH_LOG("DMA: %s", strerror(errno));
+	VD_ASSERT_OK(vd_edu_xfer(self->edu, EDU_P2P_WRITE, off, buf, sizeof(buf)));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));
-	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, off + sizeof(buf), buf, sizeof(buf)));
-	ASSERT_EQ(ENODEV, errno);
+	VD_ASSERT_ERR(ENODEV, vd_edu_xfer(self->edu, EDU_P2P_WRITE, off + sizeof(buf), buf, sizeof(buf)));
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 1));
 	snprintf(what, sizeof(what), "edu_dma_after_refused_import_%x", seed);
 	ASSERT_EQ(0, vd_host_expect(what, EXPORT_OFF + off, sizeof(buf), seed));
@@ -226,8 +203,7 @@ static void refused_leaves_nothing(struct __test_metadata *_metadata,
 /* efa/bnxt_re style: pin + map once, never give it back. */
 TEST_F(bar, pinned_importer_is_refused)
 {
-	ASSERT_EQ(-1, import(self->edu, self->dmabuf, EDU_P2P_PINNED, 0, 0));
-	ASSERT_EQ(EOPNOTSUPP, errno);
+	VD_ASSERT_ERR(EOPNOTSUPP, import(self->edu, self->dmabuf, EDU_P2P_PINNED, 0, 0));
 	refused_leaves_nothing(_metadata, self, 0x6200, 0x0);
 }
 
@@ -235,8 +211,7 @@ TEST_F(bar, pinned_importer_is_refused)
 TEST_F(bar, ib_umem_importer_is_refused)
 {
 	NEED_MODE(self->edu, EDU_P2P_IB_UMEM);
-	ASSERT_EQ(-1, import(self->edu, self->dmabuf, EDU_P2P_IB_UMEM, 0, SZ_4K));
-	ASSERT_EQ(EOPNOTSUPP, errno);
+	VD_ASSERT_ERR(EOPNOTSUPP, import(self->edu, self->dmabuf, EDU_P2P_IB_UMEM, 0, SZ_4K));
 	refused_leaves_nothing(_metadata, self, 0x6210, 0x2000);
 }
 
@@ -251,17 +226,14 @@ TEST_F(bar, pinned_revocable_importer)
 	unsigned char buf[2048];
 	struct edu_p2p_status st;
 
-	if (!vd_is_mainline()) {
-		ASSERT_EQ(-1, import(self->edu, self->dmabuf, EDU_P2P_PINNED_REVOCABLE, 0, 0));
-		ASSERT_EQ(EOPNOTSUPP, errno);
+	if (!vd_env_is_mainline()) {
+		VD_ASSERT_ERR(EOPNOTSUPP, import(self->edu, self->dmabuf, EDU_P2P_PINNED_REVOCABLE, 0, 0));
 		refused_leaves_nothing(_metadata, self, 0x6220, 0x4000);
 		return;
 	}
-	ASSERT_EQ(0, import(self->edu, self->dmabuf, EDU_P2P_PINNED_REVOCABLE, 0, 0))
-		TH_LOG("import: %s", strerror(errno));
+	VD_ASSERT_OK(import(self->edu, self->dmabuf, EDU_P2P_PINNED_REVOCABLE, 0, 0));
 	vd_pattern(buf, sizeof(buf), 0x6220);
-	ASSERT_EQ(0, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x4000, buf, sizeof(buf)))
-		TH_LOG("DMA: %s", strerror(errno));
+	VD_ASSERT_OK(vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x4000, buf, sizeof(buf)));
 	ASSERT_EQ(0, ioctl(self->dev.fd, VFIO_DEVICE_RESET));
 	st = vd_edu_status(self->edu);
 	/* told at the revoke, and again at the re-grant */
@@ -269,8 +241,7 @@ TEST_F(bar, pinned_revocable_importer)
 	ASSERT_EQ(0, st.mapped);
 	ASSERT_EQ(0, st.pinned);
 	/* the BAR is back, but this importer is done with it */
-	ASSERT_EQ(-1, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x5000, buf, sizeof(buf)));
-	ASSERT_EQ(ENODEV, errno);
+	VD_ASSERT_ERR(ENODEV, vd_edu_xfer(self->edu, EDU_P2P_WRITE, 0x5000, buf, sizeof(buf)));
 	ASSERT_EQ(0, vd_host_expect("edu_dma_pinned_revocable", EXPORT_OFF + 0x4000,
 				    sizeof(buf), 0x6220));
 	ASSERT_EQ(0, vd_host_expect("edu_dma_pinned_revocable_after_revoke",
@@ -279,12 +250,9 @@ TEST_F(bar, pinned_revocable_importer)
 
 TEST_F(bar, bad_import_is_einval)
 {
-	ASSERT_EQ(-1, import(self->edu, self->dmabuf, EDU_P2P_NR_MODES, 0, 0));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, EXPORT_LEN, 0));
-	ASSERT_EQ(EINVAL, errno);
-	ASSERT_EQ(-1, import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, 0, EXPORT_LEN + 1));
-	ASSERT_EQ(EINVAL, errno);
+	VD_ASSERT_ERR(EINVAL, import(self->edu, self->dmabuf, EDU_P2P_NR_MODES, 0, 0));
+	VD_ASSERT_ERR(EINVAL, import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, EXPORT_LEN, 0));
+	VD_ASSERT_ERR(EINVAL, import(self->edu, self->dmabuf, EDU_P2P_DYNAMIC, 0, EXPORT_LEN + 1));
 }
 
 TEST_HARNESS_MAIN

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
+#include "vd_test.h"
 
 
 FIXTURE(sriov) {
@@ -32,7 +32,7 @@ static void param_path(char *buf, size_t len)
 {
 	char mod[64], *p;
 
-	snprintf(mod, sizeof(mod), "%s", vd_expected_driver());
+	snprintf(mod, sizeof(mod), "%s", vd_env_driver());
 	for (p = mod; *p; p++)
 		if (*p == '-')
 			*p = '_';
@@ -64,20 +64,20 @@ FIXTURE_SETUP(sriov)
 	 * vfio-pci as for this driver. 6.1.192 and mainline 7.2 enable SR-IOV
 	 * after dropping memory_lock. Only the debug kernel has lockdep.
 	 */
-	if (!vd_is_mainline() && !access("/proc/lockdep", F_OK))
+	if (!vd_env_is_mainline() && !access("/proc/lockdep", F_OK))
 		SKIP(return, "this 6.12's vfio_pci_core enables SR-IOV under memory_lock, "
 		     "which lockdep reports (6.1.192 and mainline 7.2 drop the lock first)");
 
 	self->pf = getenv("VD_SRIOV_BDF");
 	ASSERT_NE(NULL, self->pf) TH_LOG("the rig binds an SR-IOV PF and sets VD_SRIOV_BDF");
 	ASSERT_EQ(0, vd_bound_driver(self->pf, drv, sizeof(drv)));
-	ASSERT_STREQ(vd_expected_driver(), drv);
+	ASSERT_STREQ(vd_env_driver(), drv);
 	param_path(self->param, sizeof(self->param));
 	snprintf(self->numvfs, sizeof(self->numvfs),
 		 "/sys/bus/pci/devices/%s/sriov_numvfs", self->pf);
 	ASSERT_EQ(0, access(self->param, W_OK)) TH_LOG("%s", self->param);
 	ret = no_vfs(self->param, self->numvfs);
-	ASSERT_EQ(0, ret) TH_LOG("no VFs to start with: %s", strerror(-ret));
+	ASSERT_EQ(0, ret) TH_LOG("no VFs to start with: %s", vd_strerr(ret));
 }
 
 FIXTURE_TEARDOWN(sriov)
@@ -85,7 +85,7 @@ FIXTURE_TEARDOWN(sriov)
 	int ret = no_vfs(self->param, self->numvfs);
 
 	if (ret)
-		TH_LOG("teardown: disabling the VFs: %s", strerror(-ret));
+		TH_LOG("teardown: disabling the VFs: %s", vd_strerr(ret));
 }
 
 /* The VF's BDF, from the PF's virtfn0 link. 0 or -errno. */
@@ -123,13 +123,12 @@ TEST_F(sriov, vf_appears_bound_here)
 	struct vd_dev dev;
 
 	ASSERT_EQ(0, vd_write_file(self->param, "Y"));
-	ASSERT_EQ(0, vd_write_file(self->numvfs, "1"))
-		TH_LOG("sriov_numvfs: %s", strerror(errno));
+	VD_ASSERT_OK(vd_write_file(self->numvfs, "1"));
 	ASSERT_EQ(0, vd_read_file(self->numvfs, n, sizeof(n)));
 	ASSERT_STREQ("1", n);
 	ASSERT_EQ(0, first_vf(self->pf, vf, sizeof(vf)));
 	ASSERT_EQ(0, vd_bound_driver(vf, drv, sizeof(drv)));
-	ASSERT_STREQ(vd_expected_driver(), drv) TH_LOG("VF %s", vf);
+	ASSERT_STREQ(vd_env_driver(), drv) TH_LOG("VF %s", vf);
 
 	/* without the PF user's VF token, the VF does not open */
 	ASSERT_EQ(-EACCES, vd_open_group(&dev, vf)) TH_LOG("a VF opened without the token");

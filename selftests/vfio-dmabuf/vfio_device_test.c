@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
-#include "vd_lib.h"
+#include "vd_test.h"
 
 FIXTURE(vfio_group) {
 	struct vd_dev dev;
@@ -20,11 +20,11 @@ FIXTURE(vfio_group) {
 
 FIXTURE_SETUP(vfio_group)
 {
-	char bdf[32];
+	char bdf[VD_BDF_LEN];
 
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
+	VD_ASSERT_OK(vd_env_bdf(bdf, sizeof(bdf)));
 	ASSERT_EQ(0, vd_open_group(&self->dev, bdf))
-		TH_LOG("open %s through its group: %s", bdf, strerror(errno));
+		TH_LOG("open %s through its group: %s failed", bdf, self->dev.step);
 }
 
 FIXTURE_TEARDOWN(vfio_group)
@@ -37,7 +37,7 @@ TEST_F(vfio_group, bound_to_driver_under_test)
 	char drv[64];
 
 	ASSERT_EQ(0, vd_bound_driver(self->dev.bdf, drv, sizeof(drv)));
-	ASSERT_STREQ(vd_expected_driver(), drv);
+	ASSERT_STREQ(vd_env_driver(), drv);
 }
 
 TEST_F(vfio_group, device_info_is_pci)
@@ -55,6 +55,7 @@ TEST_F(vfio_group, config_space_has_ivshmem_ids)
 	struct vfio_region_info ri;
 	uint16_t ids[2];
 
+	VD_NEED_RIG("ivshmem");
 	ASSERT_EQ(0, vd_region_info(&self->dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri));
 	ASSERT_EQ(sizeof(ids), pread(self->dev.fd, ids, sizeof(ids), ri.offset));
 	ASSERT_EQ(0x1af4, ids[0]);
@@ -67,6 +68,7 @@ TEST_F(vfio_group, bar2_region_is_mmappable)
 	uint32_t want = VFIO_REGION_INFO_FLAG_READ | VFIO_REGION_INFO_FLAG_WRITE |
 			VFIO_REGION_INFO_FLAG_MMAP;
 
+	VD_NEED_RIG("ivshmem");
 	ASSERT_EQ(0, vd_region_info(&self->dev, VD_IVSHMEM_BAR, &ri));
 	ASSERT_EQ(want, ri.flags & want);
 	ASSERT_EQ(16 << 20, ri.size);
@@ -79,6 +81,7 @@ TEST_F(vfio_group, bar2_mmap_write_reaches_host)
 	struct vfio_region_info ri;
 	unsigned char *bar, *want;
 
+	VD_NEED_RIG("ivshmem and its backing file");
 	ASSERT_EQ(0, vd_region_info(&self->dev, VD_IVSHMEM_BAR, &ri));
 	bar = mmap(NULL, ri.size, PROT_READ | PROT_WRITE, MAP_SHARED,
 		   self->dev.fd, ri.offset);
@@ -100,6 +103,7 @@ TEST_F(vfio_group, bar2_pwrite_reaches_host)
 	struct vfio_region_info ri;
 	unsigned char buf[0x1000], back[0x1000];
 
+	VD_NEED_RIG("ivshmem and its backing file");
 	ASSERT_EQ(0, vd_region_info(&self->dev, VD_IVSHMEM_BAR, &ri));
 	vd_pattern(buf, len, seed);
 	ASSERT_EQ(len, pwrite(self->dev.fd, buf, len, ri.offset + off));
@@ -128,7 +132,7 @@ TEST(second_open_of_group_is_refused)
 	struct vd_dev a, b;
 	char bdf[32];
 
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
+	ASSERT_EQ(0, vd_env_bdf(bdf, sizeof(bdf)));
 	ASSERT_EQ(0, vd_open_group(&a, bdf));
 	ASSERT_EQ(-EBUSY, vd_open_group(&b, bdf));
 	vd_close(&a);
@@ -141,65 +145,21 @@ TEST(second_open_of_group_is_refused)
  * The cdev path: /dev/vfio/devices/vfioN bound to an iommufd, as a VMM on a
  * kernel with IOMMUFD opens it. Only self-built kernels in the rig have
  * IOMMUFD (the debug kernel); Debian's 6.1, 6.12 and 7.x do not.
- *
- * The uAPI of 6.6+, spelled out here because the build host's 6.1 headers
- * lack it (and 7.x grew the structs, which argsz tells apart).
  */
-struct cdev_bind {
-	uint32_t argsz, flags;
-	int32_t iommufd;
-	uint32_t out_devid;
-};
-#define CDEV_BIND_IOMMUFD	_IO(VFIO_TYPE, VFIO_BASE + 18)
-struct cdev_attach_pt {
-	uint32_t argsz, flags, pt_id;
-};
-#define CDEV_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
-struct iommufd_ioas_alloc {
-	uint32_t size, flags, out_ioas_id;
-};
-#define IOMMUFD_IOAS_ALLOC	_IO(';', 0x81)
-
 TEST(cdev_with_iommufd_exports)
 {
 	const struct vfio_region_dma_range r = { 0, 0x1000 };
-	struct cdev_bind bind = { .argsz = sizeof(bind) };
-	struct cdev_attach_pt at = { .argsz = sizeof(at) };
-	struct iommufd_ioas_alloc ioas = { .size = sizeof(ioas) };
-	char bdf[32], path[300], name[256] = "";
-	struct dirent *de;
-	int iommufd, dev, fd;
-	DIR *dir;
+	struct vd_dev d;
+	char bdf[VD_BDF_LEN];
+	int fd;
 
 	if (access("/dev/iommu", F_OK))
 		SKIP(return, "no /dev/iommu: this kernel has no IOMMUFD (Debian's have none)");
-	ASSERT_EQ(0, vd_find_bdf(bdf, sizeof(bdf)));
-	snprintf(path, sizeof(path), "/sys/bus/pci/devices/%s/vfio-dev", bdf);
-	dir = opendir(path);
-	ASSERT_NE(NULL, dir) TH_LOG("%s: %s (VFIO_DEVICE_CDEV off?)", path, strerror(errno));
-	while ((de = readdir(dir)))
-		if (!strncmp(de->d_name, "vfio", 4))
-			snprintf(name, sizeof(name), "%s", de->d_name);
-	closedir(dir);
-	ASSERT_NE(0, name[0]);
-	snprintf(path, sizeof(path), "/dev/vfio/devices/%s", name);
-	dev = open(path, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, dev) TH_LOG("%s: %s", path, strerror(errno));
-	iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, iommufd);
-	bind.iommufd = iommufd;
-	ASSERT_EQ(0, ioctl(dev, CDEV_BIND_IOMMUFD, &bind))
-		TH_LOG("BIND_IOMMUFD: %s", strerror(errno));
-	ASSERT_EQ(0, ioctl(iommufd, IOMMUFD_IOAS_ALLOC, &ioas))
-		TH_LOG("IOAS_ALLOC: %s", strerror(errno));
-	at.pt_id = ioas.out_ioas_id;
-	ASSERT_EQ(0, ioctl(dev, CDEV_ATTACH_IOMMUFD_PT, &at))
-		TH_LOG("ATTACH_IOMMUFD_PT: %s", strerror(errno));
-	fd = vd_export(dev, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &r, 1, 0);
-	ASSERT_LE(0, fd) TH_LOG("export through the cdev: %s", strerror(errno));
+	VD_ASSERT_OK(vd_env_bdf(bdf, sizeof(bdf)));
+	ASSERT_EQ(0, vd_open_cdev(&d, bdf)) TH_LOG("open %s: %s failed", bdf, d.step);
+	fd = VD_ASSERT_OK(vd_export(d.fd, vd_test_bar(_metadata, &d, NULL), O_CLOEXEC, 0, &r, 1, 0));
 	close(fd);
-	close(dev);
-	close(iommufd);
+	vd_close(&d);
 }
 
 TEST_HARNESS_MAIN

@@ -46,11 +46,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "vd_lib.h"
-#include "vd_test_importer.h"
+#include <linux/pci_regs.h>
+
+#include <vfio-dmabuf/vd.h>
 
 #define PG		4096ULL
-#define IMPORTER	"/dev/vd_test_importer"
 /* Every multi-range export: ranges of RANGE_LEN, RANGE_STRIDE apart. */
 #define RANGE_LEN	(4 * PG)
 #define RANGE_STRIDE	(8 * PG)
@@ -182,17 +182,6 @@ static void row_fit(const char *key, double slope, double icpt, double r2, int n
 	failed++;						\
 } while (0)
 
-static void fd_write(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-
-	if (fd < 0)
-		return;
-	/* best effort: a write that fails leaves the value as it was */
-	(void)!write(fd, val, strlen(val));
-	close(fd);
-}
-
 /* ---- export ---- */
 
 /* A ready VFIO_DEVICE_FEATURE buffer, so only the ioctl is timed. */
@@ -302,10 +291,10 @@ static void bench_baseline(void)
 	row_lat("base.vfio_get_info", t, reps);
 	for (i = 0; i < reps; i++) {
 		double t0 = now_us();
-		int fd = open(IMPORTER, O_RDWR | O_CLOEXEC);
+		int fd = vd_importer_open();
 
 		if (fd < 0)
-			FAIL("open " IMPORTER);
+			FAIL("open " VD_IMPORTER_DEV);
 		else
 			close(fd);
 		t[i] = now_us() - t0;
@@ -315,19 +304,25 @@ static void bench_baseline(void)
 
 /* ---- importer ---- */
 
-static int importer_attach(int imp, int dmabuf)
+/* A new importer attached to @dmabuf, the attach timed in [*t0, *t1]; -1. */
+static int timed_attach(int dmabuf, uint32_t nr, double *t0, double *t1)
 {
-	struct vdti_attach a = { .fd = dmabuf };
+	int imp, ret;
 
-	return ioctl(imp, VDTI_ATTACH, &a);
-}
-
-static struct vdti_status importer_status(int imp)
-{
-	struct vdti_status st = {};
-
-	ioctl(imp, VDTI_STATUS, &st);
-	return st;
+	imp = vd_importer_open();
+	if (imp < 0) {
+		FAIL("open " VD_IMPORTER_DEV);
+		return -1;
+	}
+	*t0 = now_us();
+	ret = vd_importer_attach(imp, dmabuf, 0);
+	*t1 = now_us();
+	if (ret) {
+		FAIL("attach to a dma-buf of %u ranges", nr);
+		close(imp);
+		return -1;
+	}
+	return imp;
 }
 
 static void bench_attach_map(void)
@@ -357,21 +352,12 @@ static void bench_attach_map(void)
 		 */
 		for (i = -warm; i < reps; i++) {
 			double t0, t1;
-			int imp, ret;
+			int imp;
 
-			imp = open(IMPORTER, O_RDWR | O_CLOEXEC);
-			if (imp < 0) {
-				FAIL("open " IMPORTER);
+			imp = timed_attach(dmabuf, nrs[k], &t0, &t1);
+			if (imp < 0)
 				break;
-			}
-			t0 = now_us();
-			ret = importer_attach(imp, dmabuf);
-			t1 = now_us();
 			close(imp);	/* detach */
-			if (ret) {
-				FAIL("attach to a dma-buf of %u ranges", nrs[k]);
-				break;
-			}
 			if (i >= 0)
 				t_att[n++] = t1 - t0;
 		}
@@ -382,29 +368,19 @@ static void bench_attach_map(void)
 			double t0, t1, t2, t_un = 0;
 			int imp, ret;
 
-			imp = open(IMPORTER, O_RDWR | O_CLOEXEC);
-			if (imp < 0) {
-				FAIL("open " IMPORTER);
+			imp = timed_attach(dmabuf, nrs[k], &t0, &t1);
+			if (imp < 0)
 				break;
-			}
-			t0 = now_us();
-			ret = importer_attach(imp, dmabuf);
-			t1 = now_us();
-			if (ret) {
-				FAIL("attach to a dma-buf of %u ranges", nrs[k]);
-				close(imp);
-				break;
-			}
-			ret = ioctl(imp, VDTI_MAP);
+			ret = vd_importer_map(imp);
 			t2 = now_us();
 			if (ret < 0) {
 				/* mainline 7.2.13: EADDRINUSE for >= 2 ranges */
-				map_err = errno;
+				map_err = -ret;
 			} else {
 				nents = ret;
-				st = importer_status(imp);
+				st = vd_importer_status(imp);
 				t_un = now_us();
-				ioctl(imp, VDTI_UNMAP);
+				vd_importer_unmap(imp);
 				t_un = now_us() - t_un;
 			}
 			close(imp);	/* detach */
@@ -455,8 +431,8 @@ static int grow_live(int n, struct vfio_device_feature *req)
 			FAIL("export #%d", nlive);
 			return -1;
 		}
-		imps[nlive] = open(IMPORTER, O_RDWR | O_CLOEXEC);
-		if (imps[nlive] < 0 || importer_attach(imps[nlive], bufs[nlive])) {
+		imps[nlive] = vd_importer_open();
+		if (imps[nlive] < 0 || vd_importer_attach(imps[nlive], bufs[nlive], 0)) {
 			FAIL("importer #%d", nlive);
 			return -1;
 		}
@@ -479,7 +455,7 @@ static int map_all(int n)
 	int i;
 
 	for (i = 0; i < n; i++)
-		if (ioctl(imps[i], VDTI_MAP) != 1) {
+		if (vd_importer_map(imps[i]) != 1) {
 			FAIL("map of importer #%d", i);
 			return -1;
 		}
@@ -492,7 +468,7 @@ static void sum_status(int n, double *notifies, double *invalidated, double *map
 
 	*notifies = *invalidated = *mapped = 0;
 	for (i = 0; i < n; i++) {
-		struct vdti_status st = importer_status(imps[i]);
+		struct vdti_status st = vd_importer_status(imps[i]);
 
 		*notifies += st.move_notifies;
 		*invalidated += st.invalidated;
@@ -511,18 +487,18 @@ static int config_init(void)
 
 	if (vd_region_info(&dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri))
 		return -1;
-	cfg_off = ri.offset + 4;	/* PCI_COMMAND */
+	cfg_off = ri.offset + PCI_COMMAND;
 	if (pread(dev.fd, &cfg_cmd, 2, cfg_off) != 2)
 		return -1;
-	if (pread(dev.fd, &cfg_cls, 1, ri.offset + 0x0c) != 1)
+	if (pread(dev.fd, &cfg_cls, 1, ri.offset + PCI_CACHE_LINE_SIZE) != 1)
 		return -1;
-	cfg_cmd |= 0x2;			/* PCI_COMMAND_MEMORY */
+	cfg_cmd |= PCI_COMMAND_MEMORY;
 	return pwrite(dev.fd, &cfg_cmd, 2, cfg_off) == 2 ? 0 : -1;
 }
 
 static int memory_decode(int on)
 {
-	uint16_t cmd = on ? cfg_cmd : cfg_cmd & ~0x2;
+	uint16_t cmd = on ? cfg_cmd : cfg_cmd & ~PCI_COMMAND_MEMORY;
 
 	return pwrite(dev.fd, &cmd, 2, cfg_off) == 2 ? 0 : -1;
 }
@@ -594,7 +570,7 @@ static int timed_cfgnop(double *t_cmd, double *t_other)
 		return -1;
 	}
 	t1 = now_us();
-	if (pwrite(dev.fd, &cfg_cls, 1, cfg_off - 4 + 0x0c) != 1) {
+	if (pwrite(dev.fd, &cfg_cls, 1, cfg_off - PCI_COMMAND + PCI_CACHE_LINE_SIZE) != 1) {
 		FAIL("config write");
 		return -1;
 	}
@@ -698,16 +674,9 @@ static char tracing[64];
 static int trace_write(const char *file, const char *val, int append)
 {
 	char path[128];
-	int fd, ret = 0;
 
 	snprintf(path, sizeof(path), "%s/%s", tracing, file);
-	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
-	if (fd < 0)
-		return -errno;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
+	return vd_write_file_flags(path, val, append ? O_APPEND : O_TRUNC);
 }
 
 static int trace_setup(void)
@@ -776,6 +745,18 @@ static void trace_count(long *counts)
 	trace_write("trace", "", 0);
 }
 
+/* ", \"@key\": {func: walks per round, ...}" of one operation's counts. */
+static void js_walks(const char *key, const long *counts, int rounds)
+{
+	int i;
+
+	fprintf(js, ", \"%s\": {", key);
+	for (i = 0; i < NR_TRACE; i++)
+		fprintf(js, "%s\"%s\": %.2f", i ? ", " : "", trace_funcs[i],
+			(double)counts[i] / rounds);
+	fprintf(js, "}");
+}
+
 static void bench_walks(void)
 {
 	struct vfio_device_feature *req = export_req(1, PG, 0);
@@ -815,25 +796,18 @@ static void bench_walks(void)
 	trace_count(c_nop);
 	trace_write("tracing_on", "1", 0);
 	for (i = 0; i < k; i++)
-		if (pwrite(dev.fd, &cfg_cls, 1, cfg_off - 4 + 0x0c) != 1)
+		if (pwrite(dev.fd, &cfg_cls, 1, cfg_off - PCI_COMMAND + PCI_CACHE_LINE_SIZE) != 1)
 			goto out;
 	trace_write("tracing_on", "0", 0);
 	trace_count(c_other);
 
 	js_key("walks");
-	fprintf(js, "{\"dmabufs\": %d, \"rounds\": %d, \"per_reset\": {", n, k);
-	for (i = 0; i < NR_TRACE; i++)
-		fprintf(js, "%s\"%s\": %.2f", i ? ", " : "", trace_funcs[i], (double)c_reset[i] / k);
-	fprintf(js, "}, \"per_memcycle\": {");
-	for (i = 0; i < NR_TRACE; i++)
-		fprintf(js, "%s\"%s\": %.2f", i ? ", " : "", trace_funcs[i], (double)c_mem[i] / k);
-	fprintf(js, "}, \"per_cmdnop\": {");
-	for (i = 0; i < NR_TRACE; i++)
-		fprintf(js, "%s\"%s\": %.2f", i ? ", " : "", trace_funcs[i], (double)c_nop[i] / k);
-	fprintf(js, "}, \"per_cfgnop\": {");
-	for (i = 0; i < NR_TRACE; i++)
-		fprintf(js, "%s\"%s\": %.2f", i ? ", " : "", trace_funcs[i], (double)c_other[i] / k);
-	fprintf(js, "}}");
+	fprintf(js, "{\"dmabufs\": %d, \"rounds\": %d", n, k);
+	js_walks("per_reset", c_reset, k);
+	js_walks("per_memcycle", c_mem, k);
+	js_walks("per_cmdnop", c_nop, k);
+	js_walks("per_cfgnop", c_other, k);
+	fprintf(js, "}");
 	for (i = 0; i < NR_TRACE; i++)
 		printf("  %-28s per reset %6.2f, memory off+on %6.2f, COMMAND write %6.2f, "
 		       "other config write %6.2f\n", trace_funcs[i], (double)c_reset[i] / k,
@@ -960,7 +934,7 @@ static void slab_flush(void)
 		for (i = 0; i < nr_shrink; i++)
 			/* a cache that cannot shrink counts as it is */
 			(void)!pwrite(shrink_fd[i], "1", 1, 0);
-	fd_write("/proc/sys/vm/stat_refresh", "1");
+	vd_write_file("/proc/sys/vm/stat_refresh", "1");	/* best effort */
 }
 
 static int read_slab(struct slab *s)
@@ -1057,15 +1031,15 @@ static void bench_memory(void)
 	}
 	read_slab(&s1);
 	for (int i = 0; i < n; i++) {
-		imps[i] = open(IMPORTER, O_RDWR | O_CLOEXEC);
+		imps[i] = vd_importer_open();
 		if (imps[i] < 0) {
-			FAIL("open " IMPORTER);
+			FAIL("open " VD_IMPORTER_DEV);
 			goto out;
 		}
 	}
 	read_slab(&s2);
 	for (int i = 0; i < n; i++)
-		if (importer_attach(imps[i], bufs[i])) {
+		if (vd_importer_attach(imps[i], bufs[i], 0)) {
 			FAIL("attach #%d", i);
 			goto out;
 		}
@@ -1143,7 +1117,7 @@ int main(int argc, char **argv)
 	if (dup2(0, 6000) == 6000)
 		close(6000);
 
-	if (vd_find_bdf(bdf, sizeof(bdf)) || vd_open_group(&dev, bdf)) {
+	if (vd_env_bdf(bdf, sizeof(bdf)) || vd_open_group(&dev, bdf)) {
 		perror("vd_bench: open the ivshmem device");
 		return 1;
 	}
@@ -1155,16 +1129,16 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vd_bench: memory decode on failed\n");
 		return 1;
 	}
-	imp = open(IMPORTER, O_RDWR | O_CLOEXEC);
+	imp = vd_importer_open();
 	if (imp < 0) {
-		perror("vd_bench: " IMPORTER);
+		fprintf(stderr, "vd_bench: " VD_IMPORTER_DEV ": %s\n", strerror(-imp));
 		return 1;
 	}
 	close(imp);
 
 	js = open_memstream(&json_buf, &json_len);
 	uname(&u);
-	printf("vd_bench on %s, driver %s, device %s\n", u.release, vd_expected_driver(), bdf);
+	printf("vd_bench on %s, driver %s, device %s\n", u.release, vd_env_driver(), bdf);
 
 	clocksource(clock_before, sizeof(clock_before));
 	/* first, on a quiet slab: nothing of the other phases is being freed */
@@ -1187,7 +1161,7 @@ int main(int argc, char **argv)
 	fprintf(f, "{\n  \"kernel\": \"%s\",\n  \"driver\": \"%s\",\n  \"mainline\": %s,\n"
 		"  \"quick\": %s,\n  \"failures\": %d,\n  \"clocksource\": \"%s\",\n"
 		"  \"clocksource_after\": \"%s\",\n  \"rows\": {%s\n  }\n}\n",
-		u.release, vd_expected_driver(), vd_is_mainline() ? "true" : "false",
+		u.release, vd_env_driver(), vd_env_is_mainline() ? "true" : "false",
 		quick ? "true" : "false", failed, clock_before, clock_after, json_buf);
 	fclose(f);
 	vd_close(&dev);

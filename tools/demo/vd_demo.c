@@ -8,15 +8,15 @@
  *
  * usage: vd_demo BDF MESSAGE
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <unistd.h>
-#include <linux/edu_p2p.h>
-
-#include "vd_lib.h"
+#include <vfio-dmabuf/vd.h>
 
 #define MMAP_MSG_OFF	0x1000		/* BAR2 offsets the host reads */
 #define EXPORT_OFF	0x100000
@@ -38,11 +38,10 @@ static int dma_write(int edu, uint64_t off, const char *msg)
 int main(int argc, char **argv)
 {
 	const struct vfio_region_dma_range range = { EXPORT_OFF, 0x10000 };
-	struct edu_p2p_import imp = { .mode = EDU_P2P_DYNAMIC };
 	struct vfio_region_info ri;
 	char drv[64], msg[MSG_LEN];
 	struct vd_dev d;
-	int edu, ret;
+	int dmabuf, edu, ret;
 	char *bar;
 
 	if (argc != 3) {
@@ -69,19 +68,23 @@ int main(int argc, char **argv)
 
 	ret = vd_export(d.fd, VD_IVSHMEM_BAR, O_CLOEXEC, 0, &range, 1, 0);
 	if (ret < 0)
-		FAIL("VFIO_DEVICE_FEATURE_DMA_BUF failed: %s", strerror(errno));
+		FAIL("VFIO_DEVICE_FEATURE_DMA_BUF failed: %s", strerror(-ret));
 	printf("guest: exported BAR2+0x%x..+0x%llx as dma-buf fd %d\n", EXPORT_OFF,
 	       (unsigned long long)(EXPORT_OFF + range.length), ret);
-	edu = open("/dev/edu-p2p", O_RDWR | O_CLOEXEC);
-	imp.fd = ret;
-	if (edu < 0 || ioctl(edu, EDU_P2P_IMPORT, &imp))
-		FAIL("edu-p2p cannot import it: %s", strerror(errno));
-	close(ret);
+	edu = open(VD_EDU_DEV, O_RDWR | O_CLOEXEC);
+	if (edu < 0)
+		FAIL("cannot open " VD_EDU_DEV ": %s", strerror(errno));
+	dmabuf = ret;
+	ret = vd_edu_import(edu, dmabuf, EDU_P2P_DYNAMIC, 0, 0, NULL);
+	close(dmabuf);	/* edu-p2p holds it now */
+	if (ret)
+		FAIL("edu-p2p cannot import it: %s", strerror(-ret));
 	printf("guest: edu-p2p imported it (dynamic importer, like an RDMA NIC with ODP)\n");
 
 	snprintf(msg, sizeof(msg), "%s [written by the edu DMA engine]", argv[2]);
-	if (dma_write(edu, DMA_MSG_OFF, msg))
-		FAIL("edu DMA write failed: %s", strerror(errno));
+	ret = dma_write(edu, DMA_MSG_OFF, msg);
+	if (ret)
+		FAIL("edu DMA write failed: %s", strerror(-ret));
 	printf("guest: edu DMA-wrote \"%s\" at BAR2+0x%x, peer to peer through the IOMMU\n",
 	       msg, EXPORT_OFF + DMA_MSG_OFF);
 
@@ -92,14 +95,16 @@ int main(int argc, char **argv)
 
 	vd_set_memory_enable(&d, 0);
 	printf("guest: memory decode off: the BAR is revoked\n");
-	if (!dma_write(edu, REVOKED_MSG_OFF, "this must never land"))
+	ret = dma_write(edu, REVOKED_MSG_OFF, "this must never land");
+	if (!ret)
 		FAIL("a DMA went through while revoked");
 	printf("guest: edu's next DMA, aimed at BAR2+0x%x, is refused: %s\n",
-	       EXPORT_OFF + REVOKED_MSG_OFF, strerror(errno));
+	       EXPORT_OFF + REVOKED_MSG_OFF, strerror(-ret));
 	vd_set_memory_enable(&d, 1);
 	snprintf(msg, sizeof(msg), "%s [after re-grant]", argv[2]);
-	if (dma_write(edu, REGRANT_MSG_OFF, msg))
-		FAIL("DMA after re-grant failed: %s", strerror(errno));
+	ret = dma_write(edu, REGRANT_MSG_OFF, msg);
+	if (ret)
+		FAIL("DMA after re-grant failed: %s", strerror(-ret));
 	printf("guest: memory decode on: re-granted; edu DMA-wrote \"%s\" at BAR2+0x%x (mapping #%llu)\n",
 	       msg, EXPORT_OFF + REGRANT_MSG_OFF, (unsigned long long)vd_edu_status(edu).maps);
 	close(edu);

@@ -94,7 +94,7 @@ int cmd_rdma_reg(int argc, char **argv)
 	struct ibv_device **list, *dev = NULL;
 	struct ibv_context *ctx;
 	struct export_args *a;
-	struct vfio_dev d;
+	struct vd_dev d;
 	struct ibv_mr *mr;
 	struct ibv_pd *pd;
 	int fd, n, i;

@@ -23,15 +23,11 @@
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <linux/vfio.h>
-#include <linux/vfio_dmabuf.h>
 
 #include "vfio-dmabuf.h"
 
 #define PCI_DEVS	"/sys/bus/pci/devices"
-#define DEBUGFS_DIR	"/sys/kernel/debug/vfio-pci-dmabuf"
 #define STATE_DIR	"/run/vfio-dmabuf"	/* original drivers, per BDF */
-#define OUR_DRIVER	"vfio-pci-dmabuf"
 #define MAX_RANGES	((int)(sizeof(((struct export_args *)0)->ranges) / \
 			      sizeof(struct vfio_region_dma_range)))
 
@@ -101,15 +97,6 @@ static void bad_usage(const char *fmt, ...)
 
 /* ---- sysfs ---- */
 
-static bool valid_bdf(const char *bdf)
-{
-	unsigned int d, b, s, f;
-	char end;
-
-	return sscanf(bdf, "%4x:%2x:%2x.%1x%c", &d, &b, &s, &f, &end) == 4 &&
-	       strlen(bdf) == 12;
-}
-
 static const char *dev_path(const char *bdf, const char *file)
 {
 	static char path[PATH_MAX];
@@ -120,9 +107,9 @@ static const char *dev_path(const char *bdf, const char *file)
 
 static void check_device(const char *bdf)
 {
-	if (!valid_bdf(bdf))
+	if (!vd_bdf_valid(bdf))
 		bad_usage("'%s' is not a PCI address (domain:bus:dev.fn)", bdf);
-	if (access(dev_path(bdf, ""), F_OK))
+	if (!vd_pci_exists(bdf))
 		die("no PCI device %s", bdf);
 }
 
@@ -130,27 +117,19 @@ static void check_device(const char *bdf)
 static const char *bound_driver(const char *bdf)
 {
 	static char name[NAME_MAX + 1];
-	char link[PATH_MAX];
-	ssize_t n;
 
-	n = readlink(dev_path(bdf, "driver"), link, sizeof(link) - 1);
-	if (n < 0)
-		return "";
-	link[n] = 0;
-	snprintf(name, sizeof(name), "%s", strrchr(link, '/') + 1);
+	if (vd_bound_driver(bdf, name, sizeof(name)))
+		name[0] = '\0';
 	return name;
 }
 
-static int write_file(const char *path, const char *val)
+/* Write @val to @path, or die saying what could not be done. */
+static void write_or_die(const char *path, const char *val, const char *what)
 {
-	int fd = open(path, O_WRONLY | O_CLOEXEC), ret = 0;
+	int ret = vd_write_file(path, val);
 
-	if (fd < 0)
-		return -1;
-	if (write(fd, val, strlen(val)) < 0)
-		ret = -1;
-	close(fd);
-	return ret;
+	if (ret)
+		die("cannot %s (%s): %s", what, path, strerror(-ret));
 }
 
 static void save_driver(const char *bdf, const char *drv)
@@ -182,13 +161,13 @@ static void load_our_driver(void)
 	FILE *p;
 	int st;
 
-	p = popen("modprobe " OUR_DRIVER " 2>&1", "r");
+	p = popen("modprobe " VD_DRIVER " 2>&1", "r");
 	if (!p)
 		die("cannot run modprobe: %s", strerror(errno));
 	while (n < sizeof(out) - 1 && fgets(out + n, sizeof(out) - n, p))
 		n = strlen(out);
 	st = pclose(p);
-	if (st == 0 && !access("/sys/bus/pci/drivers/" OUR_DRIVER, F_OK))
+	if (st == 0 && !access("/sys/bus/pci/drivers/" VD_DRIVER, F_OK))
 		return;
 	out[strcspn(out, "\n")] = '\0';
 	uname(&u);
@@ -198,19 +177,20 @@ static void load_our_driver(void)
 		    "this machine does not trust yet. Enroll it once: mokutil --import "
 		    "/var/lib/dkms/mok.pub (choose a password), reboot, and pick \"Enroll "
 		    "MOK\" in the blue MOK manager; then modprobe %s.",
-		    OUR_DRIVER, out, OUR_DRIVER);
+		    VD_DRIVER, out, VD_DRIVER);
 	if (strstr(out, "not found"))
 		die("%s is not installed for kernel %s: install the vfio-pci-dmabuf-dkms "
 		    "package (or make dkms-install) with linux-headers-%s. On a kernel with "
 		    "native dma-buf export (6.19+) use --driver vfio-pci instead",
-		    OUR_DRIVER, u.release, u.release);
-	die("modprobe %s failed: %s", OUR_DRIVER, *out ? out : "no message");
+		    VD_DRIVER, u.release, u.release);
+	die("modprobe %s failed: %s", VD_DRIVER, *out ? out : "no message");
 }
 
 static int cmd_bind(int argc, char **argv)
 {
-	const char *bdf, *drv = OUR_DRIVER;
+	const char *bdf, *drv = VD_DRIVER;
 	char path[PATH_MAX], cur[NAME_MAX + 1];
+	int ret;
 
 	if (argc == 4 && !strcmp(argv[2], "--driver"))
 		drv = argv[3];
@@ -220,7 +200,7 @@ static int cmd_bind(int argc, char **argv)
 	check_device(bdf);
 	snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s", drv);
 	if (access(path, F_OK)) {
-		if (strcmp(drv, OUR_DRIVER))
+		if (strcmp(drv, VD_DRIVER))
 			die("driver %s is not loaded", drv);
 		load_our_driver();
 	}
@@ -229,17 +209,15 @@ static int cmd_bind(int argc, char **argv)
 		printf("%s is already bound to %s\n", bdf, drv);
 		return 0;
 	}
-	if (write_file(dev_path(bdf, "driver_override"), drv))
-		die("cannot set %s: %s", dev_path(bdf, "driver_override"), strerror(errno));
 	if (*cur) {
 		save_driver(bdf, cur);
-		if (write_file(dev_path(bdf, "driver/unbind"), bdf))
-			die("cannot unbind %s from %s: %s", bdf, cur, strerror(errno));
+		write_or_die(dev_path(bdf, "driver/unbind"), bdf, "unbind it from its driver");
 	}
-	/* drivers_probe reports failure when no driver takes the device */
-	write_file("/sys/bus/pci/drivers_probe", bdf);
-	if (strcmp(bound_driver(bdf), drv))
+	ret = vd_bind(bdf, drv);
+	if (ret == -ENODEV)
 		die("%s did not bind to %s (see the kernel log: dmesg | tail)", bdf, drv);
+	if (ret)
+		die("cannot bind %s to %s through driver_override: %s", bdf, drv, strerror(-ret));
 	printf("%s bound to %s%s%s%s\n", bdf, drv, *cur ? " (was " : "", cur, *cur ? ")" : "");
 	return 0;
 }
@@ -255,11 +233,9 @@ static int cmd_unbind(int argc, char **argv)
 	bdf = argv[1];
 	check_device(bdf);
 	cur = bound_driver(bdf);
-	if (*cur && write_file(dev_path(bdf, "driver/unbind"), bdf))
-		die("cannot unbind %s from %s: %s", bdf, cur, strerror(errno));
-	/* an empty override: matching by ID table again */
-	if (write_file(dev_path(bdf, "driver_override"), "\n"))
-		die("cannot clear %s: %s", dev_path(bdf, "driver_override"), strerror(errno));
+	if (*cur)
+		write_or_die(dev_path(bdf, "driver/unbind"), bdf, "unbind it from its driver");
+	write_or_die(dev_path(bdf, "driver_override"), "\n", "clear driver_override");
 	snprintf(path, sizeof(path), STATE_DIR "/%s", bdf);
 	f = fopen(path, "re");
 	if (f) {
@@ -271,11 +247,13 @@ static int cmd_unbind(int argc, char **argv)
 	}
 	if (*orig) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/bind", orig);
-		if (write_file(path, bdf))
+		int ret = vd_write_file(path, bdf);
+
+		if (ret)
 			fprintf(stderr, "%s: warning: cannot give %s back to %s: %s\n",
-				prog, bdf, orig, strerror(errno));
+				prog, bdf, orig, strerror(-ret));
 	} else {
-		write_file("/sys/bus/pci/drivers_probe", bdf);
+		vd_write_file("/sys/bus/pci/drivers_probe", bdf);
 	}
 	cur = bound_driver(bdf);
 	printf("%s unbound%s%s\n", bdf, *cur ? ", now bound to " : "", cur);
@@ -284,62 +262,27 @@ static int cmd_unbind(int argc, char **argv)
 
 /* ---- VFIO ---- */
 
-/* Open @bdf's VFIO device through its group, in a type1 container. */
-static int open_vfio(const char *bdf, struct vfio_dev *d)
+/* Open @bdf's VFIO device through its group; on failure say why, and die. */
+static void open_vfio(const char *bdf, struct vd_dev *d)
 {
-	struct vfio_group_status gs = { .argsz = sizeof(gs) };
-	char link[PATH_MAX], path[64];
-	const char *drv;
-	ssize_t n;
+	int ret, group;
 
-	d->container = d->group = d->fd = -1;
-	drv = bound_driver(bdf);
-	if (!*drv)
+	if (!*bound_driver(bdf))
 		die("%s is not bound to a driver: run 'vfio-dmabuf bind %s'", bdf, bdf);
-	n = readlink(dev_path(bdf, "iommu_group"), link, sizeof(link) - 1);
-	if (n < 0)
+	group = vd_iommu_group(bdf);
+	if (group < 0)
 		die("%s has no IOMMU group (is the IOMMU on? intel_iommu=on / amd_iommu=on)",
 		    bdf);
-	link[n] = 0;
-	snprintf(path, sizeof(path), "/dev/vfio/%s", strrchr(link, '/') + 1);
-	d->group = open(path, O_RDWR | O_CLOEXEC);
-	if (d->group < 0)
-		die("cannot open %s: %s%s", path, strerror(errno),
-		    errno == EBUSY ? " (the device is open elsewhere, e.g. by a VMM)" :
-		    errno == ENOENT ? " (the device is not bound to a VFIO driver)" : "");
-	if (ioctl(d->group, VFIO_GROUP_GET_STATUS, &gs))
-		die("VFIO_GROUP_GET_STATUS: %s", strerror(errno));
-	if (!(gs.flags & VFIO_GROUP_FLAGS_VIABLE))
-		die("IOMMU group %s is not viable: bind every device in it to a VFIO "
-		    "driver (ls %s)", strrchr(link, '/') + 1, dev_path(bdf, "iommu_group/devices"));
-	d->container = open("/dev/vfio/vfio", O_RDWR | O_CLOEXEC);
-	if (d->container < 0)
-		die("cannot open /dev/vfio/vfio: %s", strerror(errno));
-	if (ioctl(d->group, VFIO_GROUP_SET_CONTAINER, &d->container))
-		die("VFIO_GROUP_SET_CONTAINER: %s", strerror(errno));
-	if (ioctl(d->container, VFIO_SET_IOMMU, VFIO_TYPE1v2_IOMMU))
-		die("VFIO_SET_IOMMU: %s (modprobe vfio_iommu_type1)", strerror(errno));
-	d->fd = ioctl(d->group, VFIO_GROUP_GET_DEVICE_FD, bdf);
-	if (d->fd < 0)
-		die("VFIO_GROUP_GET_DEVICE_FD %s: %s", bdf, strerror(errno));
-	return 0;
-}
-
-/* Turn memory decode on, as a VMM does before its guest uses the BARs. */
-static void enable_memory(struct vfio_dev *d)
-{
-	struct vfio_region_info ri = {
-		.argsz = sizeof(ri), .index = VFIO_PCI_CONFIG_REGION_INDEX,
-	};
-	uint16_t cmd;
-
-	if (ioctl(d->fd, VFIO_DEVICE_GET_REGION_INFO, &ri))
-		die("VFIO_DEVICE_GET_REGION_INFO (config): %s", strerror(errno));
-	if (pread(d->fd, &cmd, 2, ri.offset + 4) != 2)
-		die("reading the command register: %s", strerror(errno));
-	cmd |= 2;	/* PCI_COMMAND_MEMORY */
-	if (pwrite(d->fd, &cmd, 2, ri.offset + 4) != 2)
-		die("enabling memory decode: %s", strerror(errno));
+	ret = vd_open_group(d, bdf);
+	if (!ret)
+		return;
+	if (!strcmp(d->step, "group viable"))
+		die("IOMMU group %d is not viable: bind every device in it to a VFIO "
+		    "driver (ls %s)", group, dev_path(bdf, "iommu_group/devices"));
+	die("%s: %s%s", d->step, strerror(-ret),
+	    ret == -EBUSY ? " (the device is open elsewhere, e.g. by a VMM)" :
+	    ret == -ENOENT ? " (the device is not bound to a VFIO driver)" :
+	    !strcmp(d->step, "VFIO_SET_IOMMU") ? " (modprobe vfio_iommu_type1)" : "");
 }
 
 static uint64_t parse_num(const char *s, const char *what)
@@ -354,73 +297,19 @@ static uint64_t parse_num(const char *s, const char *what)
 	return v;
 }
 
-static const char *errno_name(int e)
+/* Export @a's ranges of @d as a dma-buf; its fd, or die saying why. */
+static int export_dmabuf(const char *bdf, struct vd_dev *d, const struct export_args *a)
 {
-	switch (e) {
-	case EINVAL: return "EINVAL";
-	case ENOTTY: return "ENOTTY";
-	case ENODEV: return "ENODEV";
-	case ENOMEM: return "ENOMEM";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case EPROTONOSUPPORT: return "EPROTONOSUPPORT";
-	case EFAULT: return "EFAULT";
-	case E2BIG: return "E2BIG";
-	case EOVERFLOW: return "EOVERFLOW";
-	case EPERM: return "EPERM";
-	case EACCES: return "EACCES";
-	case EBUSY: return "EBUSY";
-	case ENOENT: return "ENOENT";
-	default: return "errno";
-	}
-}
-
-static void explain_export(int e, const char *bdf, const struct export_args *a)
-{
-	const char *why = "";
-
-	switch (e) {
-	case ENOTTY:
-		why = "the driver has no dma-buf export: bind the device to vfio-pci-dmabuf, "
-		      "or use a kernel with native support (6.19+)";
-		break;
-	case EINVAL:
-		why = "not a memory BAR, or a BAR smaller than a page, or a range that is "
-		      "empty, not page aligned or past the BAR's end";
-		break;
-	case ENODEV:
-		why = "no such BAR, or the BAR is empty";
-		break;
-	case EOVERFLOW:
-		why = "a range's offset + length overflows";
-		break;
-	}
-	die("exporting BAR %u of %s (%u range(s)) failed: %s (%s)%s%s", a->bar, bdf,
-	    a->nr_ranges, strerror(e), errno_name(e), *why ? ": " : "", why);
-}
-
-/* Export @a's ranges of @d as a dma-buf; its fd, or die. */
-int export_dmabuf(const char *bdf, struct vfio_dev *d, const struct export_args *a)
-{
-	size_t sz = sizeof(struct vfio_device_feature) + sizeof(struct vfio_device_feature_dma_buf) +
-		    a->nr_ranges * sizeof(struct vfio_region_dma_range);
-	struct vfio_device_feature *f = calloc(1, sz);
-	struct vfio_device_feature_dma_buf *db;
+	const char *why;
 	int fd;
 
-	if (!f)
-		die("out of memory");
-	f->argsz = sz;
-	f->flags = VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF;
-	db = (void *)f->data;
-	db->region_index = a->bar;
-	db->open_flags = O_RDWR;	/* inherited by --exec: no O_CLOEXEC */
-	db->nr_ranges = a->nr_ranges;
-	memcpy(db->dma_ranges, a->ranges, a->nr_ranges * sizeof(a->ranges[0]));
-	fd = ioctl(d->fd, VFIO_DEVICE_FEATURE, f);
-	free(f);
-	if (fd < 0)
-		explain_export(errno, bdf, a);
-	return fd;
+	/* inherited by --exec: no O_CLOEXEC */
+	fd = vd_export(d->fd, a->bar, O_RDWR, 0, a->ranges, a->nr_ranges, 0);
+	if (fd >= 0)
+		return fd;
+	why = vd_export_why(-fd);
+	die("exporting BAR %u of %s (%u range(s)) failed: %s (%s)%s%s", a->bar, bdf,
+	    a->nr_ranges, strerror(-fd), strerrorname_np(-fd) ?: "errno", *why ? ": " : "", why);
 }
 
 /*
@@ -489,11 +378,15 @@ void parse_export(int argc, char **argv, struct export_args *a,
 	check_device(a->bdf);
 }
 
-void open_and_export(struct export_args *a, struct vfio_dev *d, int *fd)
+void open_and_export(struct export_args *a, struct vd_dev *d, int *fd)
 {
+	int ret;
+
 	open_vfio(a->bdf, d);
-	if (a->enable)
-		enable_memory(d);
+	/* memory decode on, as a VMM does before its guest uses the BARs */
+	ret = a->enable ? vd_set_memory_enable(d, 1) : 0;
+	if (ret)
+		die("enabling memory decode: %s", strerror(-ret));
 	*fd = export_dmabuf(a->bdf, d, a);
 }
 
@@ -557,7 +450,7 @@ int run_with(char **argv, int fd)
 static int cmd_export(int argc, char **argv)
 {
 	struct export_args a;
-	struct vfio_dev d;
+	struct vd_dev d;
 	int fd;
 
 	parse_export(argc, argv, &a, NULL, NULL);
@@ -573,11 +466,10 @@ static int cmd_export(int argc, char **argv)
 
 static int list_one(const char *bdf)
 {
-	char path[PATH_MAX], line[512];
+	char line[512];
 	FILE *f;
 
-	snprintf(path, sizeof(path), DEBUGFS_DIR "/%s", bdf);
-	f = fopen(path, "re");
+	f = vd_dbg_open(bdf);
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
@@ -594,28 +486,28 @@ static int cmd_list(int argc, char **argv)
 
 	if (argc > 2)
 		bad_usage("list takes at most one BDF");
-	if (access("/sys/kernel/debug/", R_OK) || access(DEBUGFS_DIR, F_OK)) {
-		if (access("/sys/bus/pci/drivers/" OUR_DRIVER, F_OK))
-			die("%s is not loaded", OUR_DRIVER);
-		die("cannot read " DEBUGFS_DIR ": mount debugfs (mount -t debugfs none "
+	if (access("/sys/kernel/debug/", R_OK) || access(VD_DEBUGFS, F_OK)) {
+		if (access("/sys/bus/pci/drivers/" VD_DRIVER, F_OK))
+			die("%s is not loaded", VD_DRIVER);
+		die("cannot read " VD_DEBUGFS ": mount debugfs (mount -t debugfs none "
 		    "/sys/kernel/debug) and run as root");
 	}
 	if (argc == 2) {
 		check_device(argv[1]);
 		if (list_one(argv[1]))
-			die("%s is not bound to %s (bound to '%s')", argv[1], OUR_DRIVER,
+			die("%s is not bound to %s (bound to '%s')", argv[1], VD_DRIVER,
 			    bound_driver(argv[1]));
 		return 0;
 	}
-	dir = opendir(DEBUGFS_DIR);
+	dir = opendir(VD_DEBUGFS);
 	if (!dir)
-		die("cannot read " DEBUGFS_DIR ": %s", strerror(errno));
+		die("cannot read " VD_DEBUGFS ": %s", strerror(errno));
 	while ((de = readdir(dir)))
 		if (de->d_name[0] != '.' && !list_one(de->d_name))
 			n++;
 	closedir(dir);
 	if (!n)
-		printf("no device is bound to %s\n", OUR_DRIVER);
+		printf("no device is bound to %s\n", VD_DRIVER);
 	return 0;
 }
 

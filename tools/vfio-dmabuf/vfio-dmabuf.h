@@ -5,12 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <linux/vfio.h>
-#include <linux/vfio_dmabuf.h>
-
-struct vfio_dev {
-	int container, group, fd;
-};
+#include <vfio-dmabuf/vd.h>
 
 struct export_args {
 	const char *bdf;
@@ -27,7 +22,7 @@ extern const char *prog;
 void die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 void parse_export(int argc, char **argv, struct export_args *a,
 		  int (*more)(const char *opt, const char *arg, void *ctx), void *ctx);
-void open_and_export(struct export_args *a, struct vfio_dev *d, int *fd);
+void open_and_export(struct export_args *a, struct vd_dev *d, int *fd);
 void print_dmabuf(int fd, const struct export_args *a);
 void hold(const char *what);
 int run_with(char **argv, int fd);

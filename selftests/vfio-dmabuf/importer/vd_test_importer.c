@@ -24,7 +24,7 @@
 #include <linux/uaccess.h>
 
 #include "compat_probed.h"
-#include "vd_test_importer.h"
+#include <uapi/linux/vd_test_importer.h>
 
 #ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
 MODULE_IMPORT_NS(DMA_BUF);

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * libvfio-dmabuf: what every userspace program of this project does with a
+ * VFIO device and its dma-bufs. The command line tool, the demo, the bench
+ * and the selftests all link it (tools/lib/vfio-dmabuf/).
+ *
+ * Every call returns 0 (or a count, a file descriptor) on success and
+ * -errno on failure; none prints, none exits. Where a multi-step call
+ * fails, it says which step in @step, for the caller's message.
+ */
+#ifndef VFIO_DMABUF_VD_H
+#define VFIO_DMABUF_VD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <linux/vfio.h>
+#include <linux/vfio_dmabuf.h>
+#include <linux/edu_p2p.h>
+#include <linux/vd_test_importer.h>
+
+#define VD_DRIVER	"vfio-pci-dmabuf"	/* our variant driver */
+#define VD_BDF_LEN	32
+
+/* --- sysfs: PCI devices and their drivers (sysfs.c) --- */
+
+/* Whether @bdf is spelled domain:bus:dev.fn (0000:01:00.0). */
+int vd_bdf_valid(const char *bdf);
+/* Whether /sys/bus/pci/devices/@bdf exists. */
+int vd_pci_exists(const char *bdf);
+/* The first device with @vendor:@device into @bdf; -ENODEV if none. */
+int vd_pci_find(unsigned int vendor, unsigned int device, char *bdf, size_t len);
+/* The driver @bdf is bound to into @name, "" if none. */
+int vd_bound_driver(const char *bdf, char *name, size_t len);
+/* The number of @bdf's IOMMU group; -ENOENT without an IOMMU. */
+int vd_iommu_group(const char *bdf);
+/*
+ * Bind @bdf to @driver through driver_override (it must be unbound, or
+ * bound to @driver already). -ENODEV when @driver did not take it.
+ */
+int vd_bind(const char *bdf, const char *driver);
+/* Unbind @bdf from its driver; blocks while the driver holds on. */
+int vd_unbind(const char *bdf);
+/* Clear driver_override and let the ID tables match again. */
+int vd_unoverride(const char *bdf);
+/* Write @val to the file @path (sysfs, debugfs, procfs). */
+int vd_write_file(const char *path, const char *val);
+/* The same, opened with @flags too (O_APPEND, O_TRUNC). */
+int vd_write_file_flags(const char *path, const char *val, int flags);
+/* The first line of @path into @buf, newline cut; -ENODATA if empty. */
+int vd_read_file(const char *path, char *buf, size_t len);
+
+/* --- a VFIO device (device.c) --- */
+
+struct vd_dev {
+	char bdf[VD_BDF_LEN];
+	int container;		/* group path: /dev/vfio/vfio, or -1 */
+	int group;		/* group path: /dev/vfio/N, or -1 */
+	int iommufd;		/* cdev path: /dev/iommu, or -1 */
+	int fd;			/* the device */
+	__u64 cfg_offset;	/* of the config region, once looked up */
+	const char *step;	/* on failure, what failed */
+};
+
+/* Open @bdf through /dev/vfio/vfio and its group, type1 IOMMU. */
+int vd_open_group(struct vd_dev *d, const char *bdf);
+/*
+ * Open @bdf through its cdev (/dev/vfio/devices/vfioN) bound to a new
+ * iommufd, attached to a fresh IOAS, as a VMM on iommufd does.
+ */
+int vd_open_cdev(struct vd_dev *d, const char *bdf);
+/* Close what is open; a zeroed struct vd_dev holds nothing. */
+void vd_close(struct vd_dev *d);
+/* A new device fd from the open group into @d->fd, the old one closed. */
+int vd_reopen_device(struct vd_dev *d);
+int vd_region_info(struct vd_dev *d, uint32_t index, struct vfio_region_info *ri);
+/* @len bytes of config space at @off through the config region. */
+int vd_cfg_read(struct vd_dev *d, unsigned int off, void *buf, size_t len);
+int vd_cfg_write(struct vd_dev *d, unsigned int off, const void *buf, size_t len);
+/* Offset of standard capability @id (PCI_CAP_ID_*), -ENOENT if none. */
+int vd_cfg_find_cap(struct vd_dev *d, uint8_t id);
+/* Set or clear PCI_COMMAND_MEMORY, as a VMM does before using the BARs. */
+int vd_set_memory_enable(struct vd_dev *d, int on);
+
+/* --- dma-buf export (export.c) --- */
+
+/* VFIO_DEVICE_FEATURE with a payload: the ioctl's result (an fd for GET). */
+int vd_feature(int fd, uint32_t flags, const void *data, size_t size);
+/* The same, claiming @argsz bytes in all while passing all of @data. */
+int vd_feature_argsz(int fd, uint32_t flags, const void *data, size_t size,
+		     uint32_t argsz);
+/*
+ * Export @nr ranges of @region as a dma-buf: its fd. @argsz_delta is
+ * added to the argsz the call would normally pass; the payload itself is
+ * always whole, so a short argsz shows whether the kernel reads past it.
+ */
+int vd_export(int fd, uint32_t region, uint32_t open_flags, uint32_t flags,
+	      const struct vfio_region_dma_range *r, uint32_t nr, int argsz_delta);
+/* 0 when the device's driver exports dma-bufs (FEATURE_PROBE). */
+int vd_export_probe(int fd);
+/* Why an export failed with -@err, in a VMM author's words. */
+const char *vd_export_why(int err);
+
+/* --- importers: the test importer and edu-p2p (importer.c) --- */
+
+#define VD_IMPORTER_DEV	"/dev/vd_test_importer"
+#define VD_EDU_DEV	"/dev/edu-p2p"
+
+/* A new vd_test_importer instance: its fd (-ENOENT without the module). */
+int vd_importer_open(void);
+/* Attach it to @dmabuf with @flags (VDTI_*). */
+int vd_importer_attach(int imp, int dmabuf, uint32_t flags);
+/* Map the attachment: the number of sg segments. */
+int vd_importer_map(int imp);
+int vd_importer_unmap(int imp);
+/* Its counters; zeroes if the ioctl fails. */
+struct vdti_status vd_importer_status(int imp);
+/* Read @bdf's PCI_COMMAND when told to invalidate (VDTI_WATCH). */
+int vd_importer_watch(int imp, const char *bdf);
+/* Attach, map and unmap @dmabuf: the number of segments mapped. */
+int vd_importer_roundtrip(int dmabuf);
+/*
+ * edu-p2p: import [@off, @off + @len) of @dmabuf (0: up to its end) in
+ * @mode (EDU_P2P_*); IB_UMEM takes its RDMA device from @rdma_netdev.
+ */
+int vd_edu_import(int edu, int dmabuf, uint32_t mode, uint64_t off, uint64_t len,
+		  const char *rdma_netdev);
+/* edu-p2p: one transfer (EDU_P2P_WRITE or _READ) of the imported window. */
+int vd_edu_xfer(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t len);
+/* edu-p2p's status; zeroes if the ioctl fails. */
+struct edu_p2p_status vd_edu_status(int edu);
+
+/* --- what the kernel reports (report.c) --- */
+
+#define VD_DEBUGFS	"/sys/kernel/debug/" VD_DRIVER
+
+/* vfio-pci-dmabuf's debugfs file for @bdf, open for reading; NULL + errno. */
+FILE *vd_dbg_open(const char *bdf);
+/*
+ * From that file: the count named @cause on the line starting with @kind
+ * ("revokes", "regrants", "holds").
+ */
+long vd_dbg_count(const char *bdf, const char *kind, const char *cause);
+/* Its "exports" line: how many dma-bufs point at the device. */
+long vd_dbg_exports(const char *bdf);
+/* How many dma-bufs exported by @exp_name exist now (dma_buf/bufinfo). */
+int vd_dmabuf_count(const char *exp_name);
+/* Value of @key in /proc/self/fdinfo/@fd into @val. */
+int vd_fdinfo(int fd, const char *key, char *val, size_t len);
+/* /sys/module/@name/refcnt. */
+int vd_module_refcnt(const char *name);
+/* How many file descriptors this process has open. */
+int vd_open_fds(void);
+
+/* --- the device under test, from the environment (env.c) --- */
+
+/*
+ * $VD_BDF, else the first ivshmem device (1af4:1110), the rig's. Programs
+ * that must not touch other devices (make check-host) always set VD_BDF.
+ */
+int vd_env_bdf(char *bdf, size_t len);
+/* The ivshmem BAR the rig backs with a host file. */
+#define VD_IVSHMEM_BAR	VFIO_PCI_BAR2_REGION_INDEX
+/*
+ * The memory BAR of @d the tests export: $VD_BAR, else BAR2 of an ivshmem
+ * device, else the first BAR that can be mmapped and holds a page or more.
+ * Its region index, its info in @ri; -ENODEV if the device has none.
+ */
+int vd_env_bar(struct vd_dev *d, struct vfio_region_info *ri);
+/*
+ * Whether the tests run on a real host ($VD_REAL_HOST=1, make check-host):
+ * only the device named by VD_BDF is there to touch, none of the rig's.
+ */
+int vd_env_real_host(void);
+/* $VD_DRIVER, the driver @bdf must be bound to; else vfio-pci-dmabuf. */
+const char *vd_env_driver(void);
+/* Whether that driver is mainline vfio-pci (our reference). */
+int vd_env_is_mainline(void);
+/* The module that owns the dma-bufs: vfio_pci_dmabuf, or vfio_pci_core. */
+const char *vd_env_exporter_module(void);
+
+#endif /* VFIO_DMABUF_VD_H */
