@@ -11,14 +11,15 @@
  *		      for the count, so priv->vdb never dangles.
  *   device list   -> vdb_dmabuf: not counted. An entry stays alive while it
  *		      is listed, because ->release unlinks it under
- *		      dmabufs_lock before freeing it (see vdb_dmabuf_release()).
+ *		      dmabufs_lock before freeing it (see vdb_dmabuf_release()
+ *		      and vdb_for_each_dmabuf(), the one walk of the list).
  *
  *   Nothing here reads dmabuf->file after export. A dma-buf's ->release is
  *   the d_release of its dentry, and __fput() frees the struct file right
  *   after its dput(): when something else holds the dentry (a readlink of
  *   /proc/PID/fd/N stalled in copy_to_user), the file is freed, and its slot
- *   reused, while the dma-buf is still listed here. So the walks take no
- *   file reference (they need none: the list lock keeps each entry alive),
+ *   reused, while the dma-buf is still listed here. So the walk takes no
+ *   file reference (it needs none: the list lock keeps each entry alive),
  *   and the inode number debugfs prints is recorded at export.
  *   importer map  -> BAR access: each sg_table handed out is counted in
  *		      priv->nr_mapped and revoke waits for the count to drop
@@ -103,6 +104,32 @@ struct vdb_mapping {
 	struct sg_table sgt;
 	dma_addr_t addrs[];
 };
+
+/*
+ * The device's dma-bufs, for vdb_for_each_dmabuf(), which evaluates this at
+ * every step: the walk is valid only while dmabufs_lock is held throughout.
+ */
+static struct list_head *vdb_dmabufs(struct vdb_device *vdb)
+{
+	lockdep_assert_held(&vdb->dmabufs_lock);
+	return &vdb->dmabufs;
+}
+
+/*
+ * Walk the device's dma-bufs, with dmabufs_lock held: the only way the list
+ * is walked. A listed entry is alive: ->release frees it only once it is
+ * unlinked, which ->release does under dmabufs_lock (or close did before,
+ * under it too), and the dma-buf core frees its dma_buf and resv only after
+ * ->release returns. So the walk takes no reference on the dma-buf (one
+ * could be the last, dropped under the lock ->release takes) and never
+ * reads dmabuf->file, which may be freed, and its slot reused, while the
+ * entry is listed.
+ *
+ * The body may unlink the entry it is at (@tmp holds the next one), and no
+ * other; the lock keeps everyone else from unlinking meanwhile.
+ */
+#define vdb_for_each_dmabuf(vdb, priv, tmp) \
+	list_for_each_entry_safe(priv, tmp, vdb_dmabufs(vdb), link)
 
 /*
  * Whether importers may reach the BAR now: no hold, memory decode on, the
@@ -428,19 +455,16 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
  */
 static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_hold why)
 {
-	struct vdb_dmabuf *priv;
+	struct vdb_dmabuf *priv, *tmp;
 	int revoke = -1;
 
 	lockdep_assert_held(&vdb->dmabufs_lock);
 
 	/*
-	 * Every listed entry is alive (->release unlinks under this lock), and
-	 * so are its dma_buf and resv, which the dma-buf core frees only after
-	 * ->release returns. One whose file is already gone has no importer
-	 * left: moving it is harmless, and takes no file reference that could
-	 * be the last.
+	 * One whose file is already gone has no importer left: moving it is
+	 * harmless.
 	 */
-	list_for_each_entry(priv, &vdb->dmabufs, link) {
+	vdb_for_each_dmabuf(vdb, priv, tmp) {
 		/*
 		 * dma-bufs are listed only while the device is open (close
 		 * detaches them), so only now is its state there to read:
@@ -510,7 +534,7 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 	mutex_lock(&vdb->dmabufs_lock);
 	vdb->holds[VDB_HOLD_CLOSE]++;
 	vdb_dmabuf_update(vdb, VDB_HOLD_CLOSE);
-	list_for_each_entry_safe(priv, tmp, &vdb->dmabufs, link) {
+	vdb_for_each_dmabuf(vdb, priv, tmp) {
 		/*
 		 * Unlink first: once priv->vdb is taken, a ->release that
 		 * found it NULL frees priv without waiting for this lock.
@@ -528,16 +552,16 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 
 /*
  * One line per live dma-buf of the device, then its ranges and importers,
- * for debugfs. Same walk and locks as vdb_dmabuf_update().
+ * for debugfs.
  */
 void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 {
 	struct dma_buf_attachment *attach;
-	struct vdb_dmabuf *priv;
+	struct vdb_dmabuf *priv, *tmp;
 	u32 i;
 
 	mutex_lock(&vdb->dmabufs_lock);
-	list_for_each_entry(priv, &vdb->dmabufs, link) {
+	vdb_for_each_dmabuf(vdb, priv, tmp) {
 		struct dma_buf *dmabuf = priv->dmabuf;
 		unsigned int nr_attach = 0;
 
