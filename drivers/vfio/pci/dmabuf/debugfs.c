@@ -16,7 +16,7 @@
 
 static struct dentry *vdb_debugfs_root;
 
-const char *const vdb_hold_names[VDB_NR_HOLDS] = {
+static const char *const vdb_hold_names[VDB_NR_HOLDS] = {
 	[VDB_HOLD_CONFIG]	= "config",
 	[VDB_HOLD_RESET]	= "reset",
 	[VDB_HOLD_LOW_POWER]	= "low_power",

@@ -76,7 +76,6 @@ void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why);
 void vdb_dmabuf_wait_gone(struct vdb_device *vdb);
 
 /* debugfs.c: /sys/kernel/debug/vfio-pci-dmabuf/<BDF> */
-extern const char *const vdb_hold_names[VDB_NR_HOLDS];
 void vdb_debugfs_init(void);
 void vdb_debugfs_exit(void);
 void vdb_debugfs_add(struct vdb_device *vdb);
