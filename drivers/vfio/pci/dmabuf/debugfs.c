@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * /sys/kernel/debug/vfio-pci-dmabuf/<BDF>: what a device exports, to whom,
- * and how often its dma-bufs were revoked and re-granted, by trigger.
+ * the holds in force, and how often its dma-bufs were revoked and
+ * re-granted, each by trigger (see enum vdb_trigger).
  * Read by `vfio-dmabuf list` and the selftests. The format is lines of
  * "key value..." words, indented lines belonging to the dma-buf above.
  *
@@ -16,13 +17,14 @@
 
 static struct dentry *vdb_debugfs_root;
 
-static const char *const vdb_hold_names[VDB_NR_HOLDS] = {
-	[VDB_HOLD_CONFIG]	= "config",
-	[VDB_HOLD_RESET]	= "reset",
-	[VDB_HOLD_LOW_POWER]	= "low_power",
-	[VDB_HOLD_AER]		= "aer",
-	[VDB_HOLD_CLOSE]	= "close",
-	[VDB_HOLD_REMOVE]	= "remove",
+/* As `vfio-dmabuf list` and the selftests know them: never rename one. */
+static const char *const vdb_trigger_names[VDB_NR_TRIGGERS] = {
+	[VDB_TRIGGER_CONFIG]	= "config",
+	[VDB_TRIGGER_RESET]	= "reset",
+	[VDB_TRIGGER_LOW_POWER]	= "low_power",
+	[VDB_TRIGGER_AER]	= "aer",
+	[VDB_TRIGGER_CLOSE]	= "close",
+	[VDB_TRIGGER_REMOVE]	= "remove",
 };
 
 static void vdb_show_counts(struct seq_file *m, const char *what,
@@ -31,20 +33,21 @@ static void vdb_show_counts(struct seq_file *m, const char *what,
 	int i;
 
 	seq_puts(m, what);
-	for (i = 0; i < VDB_NR_HOLDS; i++)
-		seq_printf(m, " %s=%llu", vdb_hold_names[i], counts[i]);
+	for (i = 0; i < VDB_NR_TRIGGERS; i++)
+		seq_printf(m, " %s=%llu", vdb_trigger_names[i], counts[i]);
 	seq_putc(m, '\n');
 }
 
 static int vdb_debugfs_show(struct seq_file *m, void *unused)
 {
 	struct vdb_device *vdb = m->private;
-	u64 holds[VDB_NR_HOLDS], revokes[VDB_NR_HOLDS], regrants[VDB_NR_HOLDS];
+	u64 holds[VDB_NR_TRIGGERS];
+	u64 revokes[VDB_NR_TRIGGERS], regrants[VDB_NR_TRIGGERS];
 	unsigned int exports;
 	int i;
 
 	mutex_lock(&vdb->dmabufs_lock);
-	for (i = 0; i < VDB_NR_HOLDS; i++) {
+	for (i = 0; i < VDB_NR_TRIGGERS; i++) {
 		holds[i] = vdb->holds[i];
 		revokes[i] = vdb->revokes[i];
 		regrants[i] = vdb->regrants[i];

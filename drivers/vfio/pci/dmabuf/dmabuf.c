@@ -30,15 +30,16 @@
  *   Every dma-buf of a device is revoked while the BAR is out of reach and
  *   re-granted when it is back. "Out of reach" is vdb_mmio_usable(): memory
  *   decode off, the device out of D0 or in vfio's low-power state, or a hold
- *   (enum vdb_hold) taken by a trigger: a reset (reset_prepare..reset_done,
- *   whoever started it: VFIO_DEVICE_RESET, hot reset, FLR through config
- *   space, a sibling's bus reset, sysfs), a config write of the command or
- *   PM control register (taken before the write reaches the device), a
- *   low-power entry, AER (error_detected until the hardware is seen to
- *   decode memory again), device close, driver remove. Every trigger goes
- *   through vdb_dmabuf_hold(), vdb_dmabuf_unhold() or vdb_dmabuf_sync();
- *   only vdb_dmabuf_update() moves a dma-buf. A runtime resume that ends
- *   vfio's low-power state (a wake-up) syncs too.
+ *   (a revoke in force). A hold is taken by a trigger (enum vdb_trigger):
+ *   a reset (reset_prepare..reset_done, whoever started it:
+ *   VFIO_DEVICE_RESET, hot reset, FLR through config space, a sibling's bus
+ *   reset, sysfs), a config write of the command or PM control register
+ *   (taken before the write reaches the device), a low-power entry, AER
+ *   (error_detected until the hardware is seen to decode memory again),
+ *   device close, driver remove. Every trigger goes through
+ *   vdb_dmabuf_hold(), vdb_dmabuf_unhold() or vdb_dmabuf_sync(); only
+ *   vdb_dmabuf_update() moves a dma-buf. A runtime resume that ends vfio's
+ *   low-power state (a wake-up) syncs too.
  *
  * Lock order, outermost first
  *   vdev->memory_lock	(vfio_pci_core) held for write by the core around
@@ -136,8 +137,8 @@ static struct list_head *vdb_dmabufs(struct vdb_device *vdb)
  * device in D0 and not in vfio's low-power state.
  *
  * The device state is read without memory_lock. That is enough because
- * every write that may turn MMIO off takes a hold before it and syncs after
- * it, and every write that turns it on syncs after it: a stale read here is
+ * every write that may turn MMIO off takes a hold before it and ends it
+ * after it, and every write that turns it on syncs after it: a stale read here is
  * always followed by an update that reads the settled state.
  */
 static bool vdb_mmio_usable(struct vdb_device *vdb)
@@ -149,7 +150,7 @@ static bool vdb_mmio_usable(struct vdb_device *vdb)
 
 	lockdep_assert_held(&vdb->dmabufs_lock);
 
-	for (i = 0; i < VDB_NR_HOLDS; i++)
+	for (i = 0; i < VDB_NR_TRIGGERS; i++)
 		if (vdb->holds[i])
 			return false;
 	cmd = READ_ONCE(*(__le16 *)&vdev->vconfig[PCI_COMMAND]);
@@ -189,8 +190,8 @@ static void vdb_aer_settle(struct vdb_device *vdb)
 {
 	lockdep_assert_held(&vdb->dmabufs_lock);
 
-	if (vdb->holds[VDB_HOLD_AER] && vdb_hw_decodes_memory(vdb))
-		vdb->holds[VDB_HOLD_AER] = 0;
+	if (vdb->holds[VDB_TRIGGER_AER] && vdb_hw_decodes_memory(vdb))
+		vdb->holds[VDB_TRIGGER_AER] = 0;
 }
 
 /*
@@ -205,7 +206,7 @@ static void vdb_aer_settle(struct vdb_device *vdb)
  * Mainline tells them apart at attach time (dma_buf_attach_revocable()); 6.x
  * has no such test, so ours refuses at their first map instead: it counts
  * the pins and mappings of each attachment, and a map made while the
- * attachment holds a pin of its own fails. Without CONFIG_DMABUF_MOVE_NOTIFY
+ * attachment has a pin of its own fails. Without CONFIG_DMABUF_MOVE_NOTIFY
  * (Debian) the dma-buf core itself pins right before every map and unpins
  * right after every unmap; that pin belongs to the map and is not counted
  * against the importer. With it, the core never pins, so every pin is the
@@ -364,7 +365,7 @@ static void vdb_dmabuf_unmap(struct dma_buf_attachment *attach,
 		wake_up_all(&priv->unmap_wq);
 }
 
-/* Drop a dma-buf's hold on the device; the last one lets remove() go on. */
+/* Drop a dma-buf's count on the device; the last one lets remove() go on. */
 static void vdb_put_export(struct vdb_device *vdb)
 {
 	if (refcount_dec_and_test(&vdb->nr_exports))
@@ -417,7 +418,7 @@ static const struct dma_buf_ops vdb_dmabuf_ops = {
  * unbounded but never silent.
  */
 static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
-			    bool revoke, enum vdb_hold why)
+			    bool revoke, enum vdb_trigger trigger)
 {
 	struct dma_buf *dmabuf = priv->dmabuf;
 
@@ -426,9 +427,9 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 	if (priv->revoked == revoke)
 		return;
 	if (revoke)
-		vdb->revokes[why]++;
+		vdb->revokes[trigger]++;
 	else
-		vdb->regrants[why]++;
+		vdb->regrants[trigger]++;
 
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = revoke;
@@ -450,10 +451,10 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 
 /*
  * Bring every dma-buf of the device in line with vdb_mmio_usable(): the one
- * place that revokes and re-grants. @why only names the cause in the
- * counters.
+ * place that revokes and re-grants. @trigger only says which counters count
+ * the moves.
  */
-static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_hold why)
+static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_trigger trigger)
 {
 	struct vdb_dmabuf *priv, *tmp;
 	int revoke = -1;
@@ -472,42 +473,43 @@ static void vdb_dmabuf_update(struct vdb_device *vdb, enum vdb_hold why)
 		 */
 		if (revoke < 0)
 			revoke = !vdb_mmio_usable(vdb);
-		vdb_dmabuf_move(vdb, priv, revoke, why);
+		vdb_dmabuf_move(vdb, priv, revoke, trigger);
 	}
 }
 
 /*
- * MMIO is going away for @why: revoke everything until vdb_dmabuf_unhold().
- * An AER hold is not counted: it lasts until vdb_aer_settle() ends it.
+ * MMIO is going away through @trigger: take a hold, which revokes
+ * everything until vdb_dmabuf_unhold() ends it. AER's hold is not counted:
+ * there is at most one, and it lasts until vdb_aer_settle() ends it.
  */
-void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why)
+void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_trigger trigger)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	if (why == VDB_HOLD_AER)
-		vdb->holds[why] = 1;
+	if (trigger == VDB_TRIGGER_AER)
+		vdb->holds[trigger] = 1;
 	else
-		vdb->holds[why]++;
-	vdb_dmabuf_update(vdb, why);
+		vdb->holds[trigger]++;
+	vdb_dmabuf_update(vdb, trigger);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
-/* @why is over: re-grant if nothing else keeps MMIO away. */
-void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why)
+/* End a hold of @trigger: re-grant if nothing else keeps MMIO away. */
+void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_trigger trigger)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	if (!WARN_ON(why == VDB_HOLD_AER || !vdb->holds[why]))
-		vdb->holds[why]--;
+	if (!WARN_ON(trigger == VDB_TRIGGER_AER || !vdb->holds[trigger]))
+		vdb->holds[trigger]--;
 	vdb_aer_settle(vdb);
-	vdb_dmabuf_update(vdb, why);
+	vdb_dmabuf_update(vdb, trigger);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
-/* The device's state may have changed, through @why: follow it. */
-void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why)
+/* The device's state may have changed, through @trigger: follow it. */
+void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_trigger trigger)
 {
 	mutex_lock(&vdb->dmabufs_lock);
 	vdb_aer_settle(vdb);
-	vdb_dmabuf_update(vdb, why);
+	vdb_dmabuf_update(vdb, trigger);
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
@@ -519,7 +521,7 @@ void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why)
 void vdb_dmabuf_open(struct vdb_device *vdb)
 {
 	mutex_lock(&vdb->dmabufs_lock);
-	vdb->holds[VDB_HOLD_AER] = 0;
+	vdb->holds[VDB_TRIGGER_AER] = 0;
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
@@ -532,8 +534,8 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 	struct vdb_dmabuf *priv, *tmp;
 
 	mutex_lock(&vdb->dmabufs_lock);
-	vdb->holds[VDB_HOLD_CLOSE]++;
-	vdb_dmabuf_update(vdb, VDB_HOLD_CLOSE);
+	vdb->holds[VDB_TRIGGER_CLOSE]++;
+	vdb_dmabuf_update(vdb, VDB_TRIGGER_CLOSE);
 	vdb_for_each_dmabuf(vdb, priv, tmp) {
 		/*
 		 * Unlink first: once priv->vdb is taken, a ->release that
@@ -544,9 +546,9 @@ void vdb_dmabuf_close(struct vdb_device *vdb)
 			vdb_put_export(vdb);
 		/* else ->release has it, and waits for this lock */
 	}
-	vdb->holds[VDB_HOLD_CLOSE]--;
+	vdb->holds[VDB_TRIGGER_CLOSE]--;
 	/* Whatever AER left behind ends with this user. */
-	vdb->holds[VDB_HOLD_AER] = 0;
+	vdb->holds[VDB_TRIGGER_AER] = 0;
 	mutex_unlock(&vdb->dmabufs_lock);
 }
 
@@ -736,7 +738,7 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	priv->ino = file_inode(dmabuf->file)->i_ino;
 	/* From here on only dma_buf_put() frees priv, through ->release. */
 
-	/* Born revoked exactly when a trigger would have revoked it. */
+	/* Born revoked exactly when vdb_dmabuf_update() would revoke it. */
 	mutex_lock(&vdb->dmabufs_lock);
 	dma_resv_lock(dmabuf->resv, NULL);
 	priv->revoked = !vdb_mmio_usable(vdb);

@@ -52,14 +52,14 @@ static int vdb_device_feature(struct vfio_device *core_vdev, u32 flags,
 		if (flags & VFIO_DEVICE_FEATURE_PROBE)
 			break;
 		/* Importers let go before the device may go to sleep. */
-		vdb_dmabuf_hold(vdb, VDB_HOLD_LOW_POWER);
+		vdb_dmabuf_hold(vdb, VDB_TRIGGER_LOW_POWER);
 		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
 		/* Stays revoked while the core has runtime PM engaged. */
-		vdb_dmabuf_unhold(vdb, VDB_HOLD_LOW_POWER);
+		vdb_dmabuf_unhold(vdb, VDB_TRIGGER_LOW_POWER);
 		return ret;
 	case VFIO_DEVICE_FEATURE_LOW_POWER_EXIT:
 		ret = vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
-		vdb_dmabuf_sync(vdb, VDB_HOLD_LOW_POWER);
+		vdb_dmabuf_sync(vdb, VDB_TRIGGER_LOW_POWER);
 		return ret;
 	}
 	return vfio_pci_core_ioctl_feature(core_vdev, flags, arg, argsz);
@@ -108,9 +108,9 @@ static ssize_t vdb_write(struct vfio_device *core_vdev, const char __user *buf,
 	    !vdb_config_write_is_mmio(vdb->core.pdev, count, pos))
 		return vfio_pci_core_write(core_vdev, buf, count, ppos);
 
-	vdb_dmabuf_hold(vdb, VDB_HOLD_CONFIG);
+	vdb_dmabuf_hold(vdb, VDB_TRIGGER_CONFIG);
 	ret = vfio_pci_core_write(core_vdev, buf, count, ppos);
-	vdb_dmabuf_unhold(vdb, VDB_HOLD_CONFIG);
+	vdb_dmabuf_unhold(vdb, VDB_TRIGGER_CONFIG);
 	return ret;
 }
 
@@ -171,7 +171,7 @@ static int vdb_runtime_resume(struct device *dev)
 	int ret = vdb_core_pm_ops->runtime_resume(dev);
 
 	if (vdev)
-		vdb_dmabuf_sync(vdb_from_core(vdev), VDB_HOLD_LOW_POWER);
+		vdb_dmabuf_sync(vdb_from_core(vdev), VDB_TRIGGER_LOW_POWER);
 	return ret;
 }
 
@@ -232,7 +232,7 @@ static void vdb_remove(struct pci_dev *pdev)
 	 * importers let go now, not when userspace gets round to closing the
 	 * device fd, which the unregister below waits for. Never re-granted.
 	 */
-	vdb_dmabuf_hold(vdb_from_core(vdev), VDB_HOLD_REMOVE);
+	vdb_dmabuf_hold(vdb_from_core(vdev), VDB_TRIGGER_REMOVE);
 	/* Waits for readers of the file in flight. */
 	vdb_debugfs_remove(vdb_from_core(vdev));
 	/* Waits until the device is closed, which detaches its dma-bufs... */
@@ -254,12 +254,12 @@ static struct vdb_device *vdb_from_pdev(struct pci_dev *pdev)
  */
 static void vdb_reset_prepare(struct pci_dev *pdev)
 {
-	vdb_dmabuf_hold(vdb_from_pdev(pdev), VDB_HOLD_RESET);
+	vdb_dmabuf_hold(vdb_from_pdev(pdev), VDB_TRIGGER_RESET);
 }
 
 static void vdb_reset_done(struct pci_dev *pdev)
 {
-	vdb_dmabuf_unhold(vdb_from_pdev(pdev), VDB_HOLD_RESET);
+	vdb_dmabuf_unhold(vdb_from_pdev(pdev), VDB_TRIGGER_RESET);
 }
 
 /*
@@ -269,13 +269,13 @@ static void vdb_reset_done(struct pci_dev *pdev)
 static pci_ers_result_t vdb_error_detected(struct pci_dev *pdev,
 					   pci_channel_state_t state)
 {
-	vdb_dmabuf_hold(vdb_from_pdev(pdev), VDB_HOLD_AER);
+	vdb_dmabuf_hold(vdb_from_pdev(pdev), VDB_TRIGGER_AER);
 	return vfio_pci_core_aer_err_detected(pdev, state);
 }
 
 static void vdb_error_resume(struct pci_dev *pdev)
 {
-	vdb_dmabuf_sync(vdb_from_pdev(pdev), VDB_HOLD_AER);
+	vdb_dmabuf_sync(vdb_from_pdev(pdev), VDB_TRIGGER_AER);
 }
 
 static const struct pci_error_handlers vdb_err_handlers = {

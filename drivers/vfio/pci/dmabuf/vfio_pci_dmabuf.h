@@ -10,18 +10,28 @@
 #include <linux/vfio_pci_core.h>
 
 /*
- * Why the BAR may be out of reach, besides memory decode and power state,
- * which are read from the device. Each is counted: while any count is
- * non-zero every dma-buf of the device is revoked.
+ * Two words, used in this sense throughout the driver:
+ *
+ * A trigger is the kind of event that takes the BAR away, or gives it back:
+ * enum vdb_trigger. Every revoke and re-grant is counted under the trigger
+ * that set it off, whether it took or ended a hold or followed a change of
+ * the device's state (memory decode, power state, read from the device).
+ *
+ * A hold is a revoke in force: a trigger takes one before the BAR may go
+ * away, and it keeps every dma-buf of the device revoked until it ends.
+ * Holds are counted per trigger (AER's count is 0 or 1); while any count is
+ * non-zero, nothing is re-granted.
+ *
+ * Each trigger, and how long its hold lasts:
  */
-enum vdb_hold {
-	VDB_HOLD_CONFIG,	/* a write to command or PM control */
-	VDB_HOLD_RESET,		/* between reset_prepare and reset_done */
-	VDB_HOLD_LOW_POWER,	/* a low-power entry on its way */
-	VDB_HOLD_AER,		/* error_detected until the device decodes */
-	VDB_HOLD_CLOSE,		/* the device is being closed */
-	VDB_HOLD_REMOVE,	/* the driver is being unbound: for good */
-	VDB_NR_HOLDS,
+enum vdb_trigger {
+	VDB_TRIGGER_CONFIG,	/* a write to command or PM control: until done */
+	VDB_TRIGGER_RESET,	/* a reset: reset_prepare until reset_done */
+	VDB_TRIGGER_LOW_POWER,	/* a low-power entry on its way; exit, wake-up */
+	VDB_TRIGGER_AER,	/* error_detected until the device decodes */
+	VDB_TRIGGER_CLOSE,	/* the device is being closed */
+	VDB_TRIGGER_REMOVE,	/* the driver is being unbound: for good */
+	VDB_NR_TRIGGERS,
 };
 
 /* One per bound PCI device. */
@@ -29,12 +39,13 @@ struct vdb_device {
 	struct vfio_pci_core_device core;
 
 	/*
-	 * The dma-bufs exported from this device, the holds, and the revoke
-	 * state of each dma-buf. See the lock order at the top of dmabuf.c.
+	 * The dma-bufs exported from this device, the holds in force, and
+	 * the revoke state of each dma-buf. See the lock order at the top of
+	 * dmabuf.c.
 	 */
 	struct mutex dmabufs_lock;
 	struct list_head dmabufs;
-	unsigned int holds[VDB_NR_HOLDS];
+	unsigned int holds[VDB_NR_TRIGGERS];
 	/*
 	 * One per dma-buf that still points at this device, plus the
 	 * device's own, which remove() drops before it waits for
@@ -44,12 +55,11 @@ struct vdb_device {
 	struct completion exports_done;
 
 	/*
-	 * dma-bufs revoked and re-granted, by what set it off (a hold, or a
-	 * change of the device's state followed under that hold's name);
-	 * dmabufs_lock.
+	 * dma-bufs revoked and re-granted, by trigger (the end of its hold,
+	 * or a change of the device's state it made); dmabufs_lock.
 	 */
-	u64 revokes[VDB_NR_HOLDS];
-	u64 regrants[VDB_NR_HOLDS];
+	u64 revokes[VDB_NR_TRIGGERS];
+	u64 regrants[VDB_NR_TRIGGERS];
 
 	struct dentry *debugfs;		/* this device's file */
 };
@@ -70,9 +80,9 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 			size_t argsz);
 void vdb_dmabuf_open(struct vdb_device *vdb);
 void vdb_dmabuf_close(struct vdb_device *vdb);
-void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_hold why);
-void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_hold why);
-void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_hold why);
+void vdb_dmabuf_hold(struct vdb_device *vdb, enum vdb_trigger trigger);
+void vdb_dmabuf_unhold(struct vdb_device *vdb, enum vdb_trigger trigger);
+void vdb_dmabuf_sync(struct vdb_device *vdb, enum vdb_trigger trigger);
 void vdb_dmabuf_wait_gone(struct vdb_device *vdb);
 
 /* debugfs.c: /sys/kernel/debug/vfio-pci-dmabuf/<BDF> */
