@@ -36,8 +36,8 @@ dkms-src:
 	cp include/uapi/linux/vfio_dmabuf.h $(DKMS_SRC)/include/uapi/linux/
 	cp $(MREL)/Kbuild $(filter-out %/compat_probed.h,$(wildcard $(MREL)/*.[ch])) \
 		$(DKMS_SRC)/$(MREL)/
-	cp $(MREL)/compat/*.c $(MREL)/compat/probe.sh $(MREL)/compat/probes.mk \
-		$(DKMS_SRC)/$(MREL)/compat/
+	cp $(MREL)/compat/*.c $(MREL)/compat/*.h $(MREL)/compat/probe.sh \
+		$(MREL)/compat/probes.mk $(DKMS_SRC)/$(MREL)/compat/
 
 # Register the tree with DKMS, then build and install it for every installed
 # kernel whose headers are there. A kernel whose own vfio-pci exports

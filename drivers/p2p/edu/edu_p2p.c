@@ -41,7 +41,7 @@
 #include <linux/uaccess.h>
 #include <uapi/linux/edu_p2p.h>
 
-#include "compat_probed.h"
+#include "dma_buf_compat.h"
 
 #ifdef VD_HAVE_IB_UMEM_DMABUF_GET_PINNED_WITH_DMA_DEVICE
 #include <linux/netdevice.h>
@@ -56,11 +56,7 @@
 			 BIT(EDU_P2P_PINNED_REVOCABLE) |		\
 			 (EDU_P2P_HAVE_IB_UMEM ? BIT(EDU_P2P_IB_UMEM) : 0))
 
-#ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
-MODULE_IMPORT_NS(DMA_BUF);
-#else
-MODULE_IMPORT_NS("DMA_BUF");
-#endif
+VD_IMPORT_NS_DMA_BUF();
 
 /* edu registers (QEMU docs/specs/edu.rst) */
 #define EDU_IDENT		0x00
@@ -161,12 +157,6 @@ static void edu_p2p_move_notify(struct dma_buf_attachment *attach)
 		edu_p2p_unmap_locked(ctx);
 }
 
-#ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
-#define EDU_P2P_NOTIFY(fn)	.invalidate_mappings = (fn)
-#else
-#define EDU_P2P_NOTIFY(fn)	.move_notify = (fn)
-#endif
-
 /*
  * Dynamic and pinned revocable: both give the mapping back when told. The
  * mode decides what follows (edu_p2p_mapping()): dynamic maps again on the
@@ -174,7 +164,7 @@ static void edu_p2p_move_notify(struct dma_buf_attachment *attach)
  */
 static const struct dma_buf_attach_ops edu_p2p_revocable_ops = {
 	.allow_peer2peer = true,
-	EDU_P2P_NOTIFY(edu_p2p_move_notify),
+	VD_DMA_BUF_INVALIDATE_OP(edu_p2p_move_notify),
 };
 
 #ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS

@@ -22,15 +22,11 @@
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
-
-#include "compat_probed.h"
 #include <uapi/linux/vd_test_importer.h>
 
-#ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
-MODULE_IMPORT_NS(DMA_BUF);
-#else
-MODULE_IMPORT_NS("DMA_BUF");
-#endif
+#include "dma_buf_compat.h"
+
+VD_IMPORT_NS_DMA_BUF();
 
 /*
  * The bound PCI device; one at a time. An importer file may outlive the
@@ -96,20 +92,13 @@ static void vdti_move_notify(struct dma_buf_attachment *attach)
 		vdti_unmap_locked(ctx);
 }
 
-/* 7.x calls move_notify invalidate_mappings; same contract. */
-#ifdef VD_HAVE_DMA_BUF_INVALIDATE_MAPPINGS
-#define VDTI_NOTIFY	.invalidate_mappings = vdti_move_notify
-#else
-#define VDTI_NOTIFY	.move_notify = vdti_move_notify
-#endif
-
 static const struct dma_buf_attach_ops vdti_p2p_ops = {
 	.allow_peer2peer = true,
-	VDTI_NOTIFY,
+	VD_DMA_BUF_INVALIDATE_OP(vdti_move_notify),
 };
 
 static const struct dma_buf_attach_ops vdti_no_p2p_ops = {
-	VDTI_NOTIFY,
+	VD_DMA_BUF_INVALIDATE_OP(vdti_move_notify),
 };
 
 static int vdti_attach(struct vdti_ctx *ctx, struct vdti_attach __user *uarg)

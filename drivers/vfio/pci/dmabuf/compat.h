@@ -1,24 +1,18 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Every difference between the kernels vfio-pci-dmabuf builds for lives here.
- * Each VD_HAVE_* comes from a compile probe in compat/ (see Kbuild), never
- * from a version number.
+ * Every difference between the kernels vfio-pci-dmabuf builds for lives here,
+ * or in compat/dma_buf_compat.h for those the importers share. Each
+ * VD_HAVE_* comes from a compile probe in compat/ (see Kbuild), never from a
+ * version number.
  */
 #ifndef VFIO_PCI_DMABUF_COMPAT_H
 #define VFIO_PCI_DMABUF_COMPAT_H
 
-#include <linux/module.h>
-
 #include "compat_probed.h"
+#include "dma_buf_compat.h"
 
 #ifdef VD_HAVE_NATIVE_DMA_BUF
 #error "This kernel's vfio-pci already exports BARs as dma-bufs: bind devices to vfio-pci."
-#endif
-
-#ifdef VD_HAVE_MODULE_IMPORT_NS_IDENT
-#define VDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS(DMA_BUF)
-#else
-#define VDB_IMPORT_NS_DMA_BUF()	MODULE_IMPORT_NS("DMA_BUF")
 #endif
 
 /* Tell every importer its mappings are gone (resv held). */

@@ -66,7 +66,7 @@
 #include "compat.h"
 #include "vfio_pci_dmabuf.h"
 
-VDB_IMPORT_NS_DMA_BUF();
+VD_IMPORT_NS_DMA_BUF();
 
 /* Largest sg segment: sg lengths are unsigned int; keep segments page-sized. */
 #define VDB_MAX_SEG		ALIGN_DOWN(UINT_MAX, PAGE_SIZE)

@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Compile probes, shared by every module of the project. Include from a
 # Kbuild file after setting vd_compat_dir to this directory and
-# vd_compat_objs to the objects that include compat_probed.h.
+# vd_compat_objs to the objects that include compat_probed.h, directly or
+# through dma_buf_compat.h (this directory is put on the include path).
 #
 # Each compat/NAME.c is compiled with the flags kbuild compiles modules
 # with; the ones that compile cleanly define VD_HAVE_NAME in
@@ -20,4 +21,4 @@ $(obj)/compat_probed.h: $(wildcard $(vd_compat_dir)/*.c) $(vd_compat_dir)/probe.
 targets += compat_probed.h
 clean-files += compat_probed.h
 $(addprefix $(obj)/,$(vd_compat_objs)): $(obj)/compat_probed.h
-ccflags-y += -I$(obj)
+ccflags-y += -I$(obj) -I$(vd_compat_dir)
