@@ -50,9 +50,11 @@
  *			because reset_prepare runs both with and without the
  *			core holding memory_lock.
  *   dmabuf->resv	priv->revoked (written under dmabufs_lock + resv,
- *			read under either) and the map/unmap pair; the
+ *			read under either), the map/unmap pair and each
+ *			attachment's pin and map counts (attach->priv); the
  *			dma-buf core holds it around pin, map and unmap.
  */
+#include <linux/bitfield.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
@@ -213,21 +215,48 @@ static void vdb_aer_settle(struct vdb_device *vdb)
  * importer's and is refused at once.
  *
  * A revoke waits for mappings only; a pin without a mapping reaches nothing.
+ *
+ * The two counts of an attachment live in attach->priv itself, half of the
+ * word each, under the resv lock: no allocation per attachment. The dma-buf
+ * core allocates the attachment zeroed, so it starts with none of either.
+ * A count that would overflow its half is refused, never wrapped.
  */
-struct vdb_attach {
-	unsigned int pins;		/* resv */
-	unsigned int maps;		/* resv */
-};
+#define VDB_ATTACH_PINS		GENMASK(BITS_PER_LONG / 2 - 1, 0)
+#define VDB_ATTACH_MAPS		GENMASK(BITS_PER_LONG - 1, BITS_PER_LONG / 2)
+
+static unsigned long vdb_attach_pins(struct dma_buf_attachment *attach)
+{
+	dma_resv_assert_held(attach->dmabuf->resv);
+	return FIELD_GET(VDB_ATTACH_PINS, (unsigned long)attach->priv);
+}
+
+static unsigned long vdb_attach_maps(struct dma_buf_attachment *attach)
+{
+	dma_resv_assert_held(attach->dmabuf->resv);
+	return FIELD_GET(VDB_ATTACH_MAPS, (unsigned long)attach->priv);
+}
+
+/* Both counts must fit: the callers check before they count one more. */
+static void vdb_attach_set(struct dma_buf_attachment *attach,
+			   unsigned long pins, unsigned long maps)
+{
+	dma_resv_assert_held(attach->dmabuf->resv);
+	attach->priv = (void *)(FIELD_PREP(VDB_ATTACH_PINS, pins) |
+				FIELD_PREP(VDB_ATTACH_MAPS, maps));
+}
 
 /* Pins the dma-buf core takes itself, one per map in progress or made. */
-#define VDB_CORE_PINS(a) \
-	(IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY) ? 0 : (a)->maps + 1)
+static unsigned long vdb_core_pins(struct dma_buf_attachment *attach)
+{
+	if (IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
+		return 0;
+	return vdb_attach_maps(attach) + 1;
+}
 
 static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
 {
 	struct vdb_dmabuf *priv = dmabuf->priv;
-	struct vdb_attach *a;
 
 	/* MMIO has no struct page: only a peer-to-peer capable importer. */
 	if (!attach->peer2peer)
@@ -235,41 +264,35 @@ static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
 	/* Early answer only; map re-checks under the resv lock. */
 	if (READ_ONCE(priv->revoked))
 		return -ENODEV;
-	a = kzalloc(sizeof(*a), GFP_KERNEL);
-	if (!a)
-		return -ENOMEM;
-	attach->priv = a;
 	return 0;
-}
-
-static void vdb_dmabuf_detach(struct dma_buf *dmabuf,
-			      struct dma_buf_attachment *attach)
-{
-	kfree(attach->priv);
 }
 
 static int vdb_dmabuf_pin(struct dma_buf_attachment *attach)
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
-	struct vdb_attach *a = attach->priv;
 
 	dma_resv_assert_held(attach->dmabuf->resv);
 	if (IS_ENABLED(CONFIG_DMABUF_MOVE_NOTIFY))
 		return -EOPNOTSUPP;
-	/* A BAR never moves: a pin only fails when there is nothing to pin. */
+	/*
+	 * A BAR never moves: a pin only fails when there is nothing to pin,
+	 * or too many pins to count.
+	 */
 	if (priv->revoked)
 		return -ENODEV;
-	a->pins++;
+	if (vdb_attach_pins(attach) == FIELD_MAX(VDB_ATTACH_PINS))
+		return -EOVERFLOW;
+	vdb_attach_set(attach, vdb_attach_pins(attach) + 1,
+		       vdb_attach_maps(attach));
 	return 0;
 }
 
 static void vdb_dmabuf_unpin(struct dma_buf_attachment *attach)
 {
-	struct vdb_attach *a = attach->priv;
-
 	dma_resv_assert_held(attach->dmabuf->resv);
-	if (!WARN_ON(!a->pins))
-		a->pins--;
+	if (!WARN_ON(!vdb_attach_pins(attach)))
+		vdb_attach_set(attach, vdb_attach_pins(attach) - 1,
+			       vdb_attach_maps(attach));
 }
 
 static void vdb_unmap_ranges(struct dma_buf_attachment *attach,
@@ -288,7 +311,6 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 				       enum dma_data_direction dir)
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
-	struct vdb_attach *a = attach->priv;
 	struct scatterlist *sg;
 	struct vdb_mapping *m;
 	u64 nents = 0;
@@ -300,8 +322,10 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 	if (priv->revoked)
 		return ERR_PTR(-ENODEV);
 	/* The importer pinned: it would not unmap when revoked. */
-	if (a->pins > VDB_CORE_PINS(a))
+	if (vdb_attach_pins(attach) > vdb_core_pins(attach))
 		return ERR_PTR(-EOPNOTSUPP);
+	if (vdb_attach_maps(attach) == FIELD_MAX(VDB_ATTACH_MAPS))
+		return ERR_PTR(-EOVERFLOW);
 
 	for (i = 0; i < priv->nr_ranges; i++)
 		nents += DIV_ROUND_UP_ULL(priv->ranges[i].len, VDB_MAX_SEG);
@@ -336,7 +360,8 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 		cond_resched();
 	}
 
-	a->maps++;
+	vdb_attach_set(attach, vdb_attach_pins(attach),
+		       vdb_attach_maps(attach) + 1);
 	atomic_inc(&priv->nr_mapped);
 	return &m->sgt;
 
@@ -353,11 +378,11 @@ static void vdb_dmabuf_unmap(struct dma_buf_attachment *attach,
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
 	struct vdb_mapping *m = container_of(sgt, struct vdb_mapping, sgt);
-	struct vdb_attach *a = attach->priv;
 
 	dma_resv_assert_held(priv->dmabuf->resv);
 
-	a->maps--;
+	vdb_attach_set(attach, vdb_attach_pins(attach),
+		       vdb_attach_maps(attach) - 1);
 	vdb_unmap_ranges(attach, m, priv->nr_ranges, dir);
 	sg_free_table(&m->sgt);
 	kvfree(m);
@@ -403,7 +428,6 @@ static void vdb_dmabuf_release(struct dma_buf *dmabuf)
 
 static const struct dma_buf_ops vdb_dmabuf_ops = {
 	.attach		= vdb_dmabuf_attach,
-	.detach		= vdb_dmabuf_detach,
 	.pin		= vdb_dmabuf_pin,
 	.unpin		= vdb_dmabuf_unpin,
 	.map_dma_buf	= vdb_dmabuf_map,
@@ -582,11 +606,10 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 		list_for_each_entry(attach, &dmabuf->attachments, node) {
 			/* the importer's device may be unbinding meanwhile */
 			const struct device_driver *drv = READ_ONCE(attach->dev->driver);
-			struct vdb_attach *a = attach->priv;
 
-			seq_printf(m, "  importer %s driver %s maps %u pins %u\n",
+			seq_printf(m, "  importer %s driver %s maps %lu pins %lu\n",
 				   dev_name(attach->dev), drv ? drv->name : "-",
-				   a->maps, a->pins);
+				   vdb_attach_maps(attach), vdb_attach_pins(attach));
 		}
 		dma_resv_unlock(dmabuf->resv);
 	}
