@@ -11,9 +11,9 @@
 #include <linux/types.h>
 
 /* Don't unmap in move_notify: wait for VDTI_UNMAP, as a slow importer would. */
-#define VDTI_LAZY	(1U << 0)
+#define VDTI_LAZY	0x1U
 /* Attach without allow_peer2peer. */
-#define VDTI_NO_P2P	(1U << 1)
+#define VDTI_NO_P2P	0x2U
 
 struct vdti_attach {
 	__s32 fd;		/* dma-buf */
