@@ -71,7 +71,7 @@ def run_guest(tag, bench, quick, verbose, graph=None):
     if graph:
         env.update(graph)
     run, share, shm = rig.prepare_share(
-        tag, os.path.join(rig.VM, "bench-guest.sh"), [bench], ko, env, importer=importer)
+        tag, os.path.join(rig.GUEST, "bench-guest.sh"), [bench], ko, env, importer=importer)
     status, err, secs = rig.boot(tag, run, share, shm, timeout=600, verbose=verbose,
                                 append=BOOT_APPEND)
     rig.log("%s: guest ran %.0fs, status %d (console: %s, guest log: %s)" % (

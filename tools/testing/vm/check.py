@@ -134,7 +134,7 @@ def run_kernel(tap, tag, bins, verbose, only=()):
     env = {k: v for k, v in os.environ.items() if k.startswith("VD_FUZZ_")}
     if only:
         env["VD_ONLY"] = " ".join(only)
-    run, share, shm = rig.prepare_share(tag, os.path.join(rig.VM, "guest-run.sh"), bins, ko,
+    run, share, shm = rig.prepare_share(tag, os.path.join(rig.GUEST, "guest-run.sh"), bins, ko,
                                         env=env, importer=importer, p2p=p2p)
     status, err, secs = rig.boot(tag, run, share, shm, verbose=verbose)
     rig.log("%s: guest ran %.0fs, status %d (console: %s)" % (

@@ -45,7 +45,7 @@ def main():
         return 1
     message = "hello from the guest at %s" % time.strftime("%H:%M:%S")
     run, share, shm = rig.prepare_share(
-        TAG, os.path.join(rig.VM, "demo-guest.sh"), [os.path.join(demo_dir, "vd_demo")], ko,
+        TAG, os.path.join(rig.GUEST, "demo-guest.sh"), [os.path.join(demo_dir, "vd_demo")], ko,
         {"VD_MESSAGE": message}, p2p=p2p)
     say("host: ivshmem BAR2 is backed by %s" % shm)
     say("host: booting the guest under QEMU (TCG, q35 + intel-iommu + ivshmem + edu)...")

@@ -11,6 +11,8 @@ import time
 
 VM = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(VM, "..", "..", ".."))
+# What runs inside the VM: the initramfs's init, the scripts a share runs.
+GUEST = os.path.join(VM, "guest")
 CACHE = os.environ.get("VD_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vfio-dmabuf")
 SHM_SIZE = 16 << 20
@@ -205,7 +207,7 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None)
     os.makedirs(os.path.join(share, "out"))
     os.makedirs(os.path.join(share, "bin"))
     shutil.copy(run_sh, os.path.join(share, "run.sh"))
-    shutil.copy(os.path.join(VM, "guest-lib.sh"), os.path.join(share, "lib.sh"))
+    shutil.copy(os.path.join(GUEST, "guest-lib.sh"), share)
     for b in bins:
         shutil.copy(b, os.path.join(share, "bin"))
     e = {"VD_DRIVER": driver(tag), "VD_KO": "", "VD_IMPORTER_KO": "", "VD_P2P_KO": ""}

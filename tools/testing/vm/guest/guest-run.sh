@@ -21,7 +21,7 @@ step() { # step FILE NAME CMD...: run CMD, record it as a test
 	shift 2
 	if msg=$("$@" 2>&1); then tap "$f" ok "$name"; else tap "$f" not-ok "$name" "$msg"; fi
 }
-. $H/lib.sh			# find_dev, bind, unbind
+. $H/guest-lib.sh			# find_dev, bind, unbind
 load() {
 	modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || return 1
 	if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi

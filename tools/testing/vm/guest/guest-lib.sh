@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0
 # Shell helpers for the guest scripts (guest-run.sh, bench-guest.sh),
-# copied into every share as lib.sh. Sourced, not executed.
+# copied into every share beside run.sh. Sourced, not executed.
 
 find_devs() { # find_devs VENDOR:DEVICE: every such device's BDF, in bus order
 	for d in /sys/bus/pci/devices/*; do

@@ -10,7 +10,7 @@ export VD_OUT=$H/out VD_DRIVER
 # bench.py --graph-funcs/--graph-depth: what vd_bench -g traces
 [ -n "$VD_BENCH_GRAPH" ] && export VD_BENCH_GRAPH
 [ -n "$VD_BENCH_GRAPH_DEPTH" ] && export VD_BENCH_GRAPH_DEPTH
-. $H/lib.sh			# find_dev, bind, unbind
+. $H/guest-lib.sh			# find_dev, bind, unbind
 modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || exit 1
 if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi || exit 1
 BDF=$(find_dev 0x1af4:0x1110) || { echo "bench: no ivshmem device"; exit 1; }
