@@ -90,7 +90,7 @@ clean:
 		rm -f $(MDIR)/*.o $(MDIR)/*.ko $(MDIR)/*.mod* $(MDIR)/compat_probed.h
 
 deps:
-	@$(VM)/host-deps.sh
+	@$(VM)/host/deps.sh
 
 # KERNELS=6.1,6.12,7.x,dbg selects guest kernels; V=1 shows their consoles.
 check: deps
@@ -104,6 +104,6 @@ bench: deps
 	@$(VM)/bench.py
 
 checkpatch: deps
-	@$(VM)/checkpatch.sh
+	@$(VM)/host/checkpatch.sh
 
 .PHONY: all modules install dkms-src dkms-install dkms-remove deb clean-tree tools clean deps check demo bench checkpatch

@@ -53,7 +53,7 @@ def check_packages(tap):
         return
     for suite in ("trixie", "bookworm"):
         t0 = time.time()
-        p = subprocess.run([os.path.join(rig.VM, "pkg-test.sh"), suite] + debs,
+        p = subprocess.run([os.path.join(rig.HOST, "pkg-test.sh"), suite] + debs,
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         tapfile = os.path.join(out, "pkg-%s.tap" % suite)
         with open(tapfile, "w") as f:
@@ -188,7 +188,7 @@ def main():
     t0 = time.time()
     tap = rig.Tap()
     rig.fetch(tags)
-    rc, msg = rig.sh([os.path.join(rig.VM, "checkpatch.sh")])
+    rc, msg = rig.sh([os.path.join(rig.HOST, "checkpatch.sh")])
     tap.result(rc == 0, "checkpatch --strict: drivers/ include/", msg)
     ok, msg, out = rig.build_selftests()
     rows = []

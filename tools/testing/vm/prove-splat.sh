@@ -15,7 +15,7 @@
 # Prints TAP, ending in "N passed, N failed"; exit status 0 when all passed.
 # Runs in $VD_CACHE/run/TAG$VD_RUN_SUFFIX-splat, beside check.py's.
 set -euo pipefail
-. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/host/lib.sh"
 
 export VD_RUN_SUFFIX="${VD_RUN_SUFFIX:-}-splat"
 args=("$@")
@@ -24,7 +24,7 @@ if [ ${#args[@]} -eq 0 ]; then
 	args=(6.12:none,warn)
 	[ -s "$VD_CACHE/k/dbg/vmlinux" ] && args+=(dbg:none,warn,lockdep,kasan)
 fi
-exec python3 - "$VD_RIG" "${args[@]}" <<'EOF'
+exec python3 - "$(dirname "$0")" "${args[@]}" <<'EOF'
 import json
 import os
 import shutil

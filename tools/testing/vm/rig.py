@@ -13,6 +13,8 @@ VM = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.abspath(os.path.join(VM, "..", "..", ".."))
 # What runs inside the VM: the initramfs's init, the scripts a share runs.
 GUEST = os.path.join(VM, "guest")
+# The host's scripts: fetch and build kernels, the initramfs, chroots.
+HOST = os.path.join(VM, "host")
 CACHE = os.environ.get("VD_CACHE") or os.path.join(
     os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vfio-dmabuf")
 SHM_SIZE = 16 << 20
@@ -104,7 +106,7 @@ class Tap:
 def fetch(tags):
     # Passed on as it comes: building the debug kernel takes minutes, and
     # says how far it got every 30 s.
-    p = subprocess.Popen([os.path.join(VM, "fetch-kernels.sh")] + tags,
+    p = subprocess.Popen([os.path.join(HOST, "fetch-kernels.sh")] + tags,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     for line in p.stdout:
         log(line.rstrip("\n"))
@@ -115,7 +117,7 @@ def fetch(tags):
 
 
 def ksft_dir():
-    rc, out = sh([os.path.join(VM, "fetch-source.sh"), "6.12",
+    rc, out = sh([os.path.join(HOST, "fetch-source.sh"), "6.12",
                   "tools/testing/selftests/kselftest_harness.h",
                   "tools/testing/selftests/kselftest.h"])
     if rc:
@@ -151,7 +153,7 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
         rc, msg = sh(["make", "-C", tag_file(tag, "kdir"), "M=" + mdir, "modules"])
     else:
         # 7.x's kbuild needs sid's toolchain: build in a cached sid chroot.
-        rc, msg = sh([os.path.join(VM, "k7-build.sh"), mdir])
+        rc, msg = sh([os.path.join(HOST, "k7-build.sh"), mdir])
     ko = os.path.join(mdir, name + ".ko")
     if rc == 0:
         rc2, vm = sh(["modinfo", "-F", "vermagic", ko])
@@ -194,7 +196,7 @@ def build_edu_p2p(tag):
 
 
 def initramfs(tag):
-    rc, out = sh([os.path.join(VM, "mkinitramfs.sh"), tag])
+    rc, out = sh([os.path.join(HOST, "mkinitramfs.sh"), tag])
     if rc:
         raise SystemExit("initramfs for %s failed:\n%s" % (tag, out))
     return out.strip().splitlines()[-1]

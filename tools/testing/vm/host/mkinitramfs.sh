@@ -19,7 +19,7 @@ want="vfio vfio_iommu_type1 vfio-pci vfio-pci-core iommufd virtio_pci virtio_net
  crc32-pclmul crc32c-intel"
 # The kernel's config is in the key: the dbg kernel keeps its release when
 # debug.config changes, and its modules with it.
-key=$(cat "$0" "$VD_RIG/guest/guest-init" /bin/busybox /usr/bin/rdma "$kd/config" | sha256sum | cut -c1-16)
+key=$(cat "$0" "$VD_GUEST/guest-init" /bin/busybox /usr/bin/rdma "$kd/config" | sha256sum | cut -c1-16)
 out=$VD_CACHE/initramfs/$tag-$krel-$key.cpio.gz
 if [ -s "$out" ]; then echo "$out"; exit 0; fi
 
@@ -64,7 +64,7 @@ copy_with_libs /usr/lib/x86_64-linux-gnu/libibverbs/librxe-rdmav34.so
 mkdir -p "$r/etc/libibverbs.d"
 cp /etc/libibverbs.d/rxe.driver "$r/etc/libibverbs.d/"
 
-install -m 755 "$VD_RIG/guest/guest-init" "$r/init"
+install -m 755 "$VD_GUEST/guest-init" "$r/init"
 (cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
 mv "$out.tmp" "$out"
 vd_log "$tag: initramfs $(du -h "$out" | cut -f1), $(find "$r/lib/modules" -name '*.ko' | wc -l) modules"

@@ -1,13 +1,16 @@
 # SPDX-License-Identifier: GPL-2.0
-# Shared helpers for the VM rig. Sourced, not executed.
+# Shared helpers for the rig's host scripts (host/*.sh). Sourced, not
+# executed. The guest's are guest/guest-lib.sh.
 #
 # Everything fetched or built lives under $VD_CACHE; nothing outside it is
-# written except the packages that host-deps.sh installs. The system's apt
+# written except the packages that deps.sh installs. The system's apt
 # sources are never touched: each Debian suite gets its own private apt state.
 
 VD_CACHE=${VD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-dmabuf}
-VD_TOP=${VD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../.." && pwd)}
-VD_RIG=$VD_TOP/tools/testing/vm
+VD_TOP=${VD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)}
+# The host scripts' folder (tools/testing/vm/host), and the guest's.
+VD_RIG=$VD_TOP/tools/testing/vm/host
+VD_GUEST=$VD_TOP/tools/testing/vm/guest
 
 # The guest kernels: tag -> Debian suites whose metapackage names the kernel.
 # The exact version is resolved at fetch time and recorded in $VD_CACHE/k/<tag>/krel.
