@@ -18,9 +18,9 @@ import shutil
 import sys
 import time
 
-import rig
+from host import build, config, qemu, util
 
-BENCH_DIR = os.path.join(rig.CACHE, "bench")
+BENCH_DIR = os.path.join(config.CACHE, "bench")
 # A map of >= 2 ranges through an IOMMU fails on mainline 7.2.13 (README,
 # "Known mainline problem"): shown as such, not as a number.
 MAINLINE_BUG = {"EADDRINUSE": "fails (mainline bug, EADDRINUSE)"}
@@ -36,8 +36,8 @@ def say(s=""):
 
 
 def build_bench():
-    out = os.path.join(rig.CACHE, "build", "bench" + rig.RUN_SUFFIX)
-    rc, msg = rig.sh(["make", "-s", "-C", os.path.join(rig.TOP, "tools", "bench"), "O=" + out])
+    out = os.path.join(config.CACHE, "build", "bench" + config.RUN_SUFFIX)
+    rc, msg = util.sh(["make", "-s", "-C", os.path.join(config.TOP, "tools", "bench"), "O=" + out])
     return rc == 0, msg, os.path.join(out, "vd_bench")
 
 
@@ -49,13 +49,13 @@ def build_modules(tag):
     once per kernel however many boots use them."""
     if tag not in _modules:
         ko = None
-        if rig.ours(tag):
-            ok, msg, ko = rig.build_module(tag)
+        if config.ours(tag):
+            ok, msg, ko = build.build_module(tag)
             if not ok:
                 _modules[tag] = ("building vfio-pci-dmabuf.ko for %s failed:\n%s" % (tag, msg),
                                  None, None)
                 return _modules[tag]
-        ok, msg, importer = rig.build_importer(tag)
+        ok, msg, importer = build.build_importer(tag)
         _modules[tag] = ("" if ok else "building vd_test_importer.ko for %s failed:\n%s" % (
             tag, msg), ko, importer)
     return _modules[tag]
@@ -70,12 +70,12 @@ def run_guest(tag, bench, quick, verbose, graph=None):
                                      (["-g", "/mnt/host/out/graph.txt"] if graph else []))}
     if graph:
         env.update(graph)
-    run, share, shm = rig.prepare_share(
-        tag, os.path.join(rig.GUEST, "bench-guest.sh"), [bench], ko, env, importer=importer)
-    status, err, secs = rig.boot(tag, run, share, shm, timeout=600, verbose=verbose,
+    run, share, shm = qemu.prepare_share(
+        tag, os.path.join(config.GUEST, "bench-guest.sh"), [bench], ko, env, importer=importer)
+    status, err, secs = qemu.boot(tag, run, share, shm, timeout=600, verbose=verbose,
                                 append=BOOT_APPEND)
-    rig.log("%s: guest ran %.0fs, status %d (console: %s, guest log: %s)" % (
-        rig.label(tag), secs, status, os.path.join(run, "console.log"),
+    util.log("%s: guest ran %.0fs, status %d (console: %s, guest log: %s)" % (
+        config.label(tag), secs, status, os.path.join(run, "console.log"),
         os.path.join(share, "out", "guest.log")))
     try:
         res = json.load(open(os.path.join(share, "out", "bench.json")))
@@ -87,10 +87,10 @@ def run_guest(tag, bench, quick, verbose, graph=None):
             pass
         return None, "no results from the %s guest (%s)\n%s\n%s" % (tag, e, err, tail)
     res["tag"] = tag
-    res["label"] = rig.label(tag)
+    res["label"] = config.label(tag)
     if graph and os.path.exists(os.path.join(share, "out", "graph.txt")):
         os.makedirs(BENCH_DIR, exist_ok=True)
-        dst = os.path.join(BENCH_DIR, "graph-%s.txt" % rig.label(tag))
+        dst = os.path.join(BENCH_DIR, "graph-%s.txt" % config.label(tag))
         shutil.copy(os.path.join(share, "out", "graph.txt"), dst)
         res["graph"] = dst
     res["guest_seconds"] = round(secs, 1)
@@ -411,7 +411,7 @@ def main():
         return 0
 
     t0 = time.time()
-    rig.fetch([a.ours, a.mainline])
+    build.fetch([a.ours, a.mainline])
     ok, msg, bench = build_bench()
     if not ok:
         say(msg)
@@ -420,8 +420,8 @@ def main():
     # A B A B: a drift in the host's load falls on both kernels alike.
     for boot in range(a.boots):
         for side, tag in (("ours", a.ours), ("mainline", a.mainline)):
-            rig.log("%s: boot %d/%d of %s (%s) for vd_bench..." % (
-                side, boot + 1, a.boots, rig.label(tag), rig.driver(tag)))
+            util.log("%s: boot %d/%d of %s (%s) for vd_bench..." % (
+                side, boot + 1, a.boots, config.label(tag), config.driver(tag)))
             graph = None
             if (a.graph or a.graph_funcs) and boot == 0:
                 graph = {"VD_BENCH_GRAPH": a.graph_funcs or "",
@@ -443,7 +443,7 @@ def main():
     say()
     sys.stdout.write(text)
     say()
-    rig.log("written: %s and latest.json" % os.path.join(BENCH_DIR, "latest.txt"))
+    util.log("written: %s and latest.json" % os.path.join(BENCH_DIR, "latest.txt"))
     for e in errors:
         sys.stderr.write("bench: " + e.rstrip() + "\n")
     return 1 if errors else 0

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 
-import rig
+from host import build, config, qemu, util
 
 TAG = os.environ.get("VD_DEMO_KERNEL", "6.12")
 # BAR2 offsets vd_demo writes its messages at, and what each shows
@@ -27,29 +27,29 @@ def say(s=""):
 def main():
     say("== vfio-dmabuf demo ==")
     say("host: fetching Debian's %s kernel (cached after the first run)" % TAG)
-    rig.fetch([TAG])
-    say("host: kernel %s (Debian %s)" % (rig.krel(TAG), rig.tag_file(TAG, "version")))
-    ok, msg, ko = rig.build_module(TAG)
+    build.fetch([TAG])
+    say("host: kernel %s (Debian %s)" % (config.krel(TAG), config.tag_file(TAG, "version")))
+    ok, msg, ko = build.build_module(TAG)
     if not ok:
         say(msg)
         return 1
-    ok2, msg2, p2p = rig.build_edu_p2p(TAG)
+    ok2, msg2, p2p = build.build_edu_p2p(TAG)
     if not ok2:
         say(msg2)
         return 1
     say("host: built vfio-pci-dmabuf.ko and edu-p2p.ko against its headers")
-    demo_dir = os.path.join(rig.CACHE, "build", "demo")
-    rc, out = rig.sh(["make", "-s", "-C", os.path.join(rig.TOP, "tools", "demo"), "O=" + demo_dir])
+    demo_dir = os.path.join(config.CACHE, "build", "demo")
+    rc, out = util.sh(["make", "-s", "-C", os.path.join(config.TOP, "tools", "demo"), "O=" + demo_dir])
     if rc:
         say(out)
         return 1
     message = "hello from the guest at %s" % time.strftime("%H:%M:%S")
-    run, share, shm = rig.prepare_share(
-        TAG, os.path.join(rig.GUEST, "demo-guest.sh"), [os.path.join(demo_dir, "vd_demo")], ko,
+    run, share, shm = qemu.prepare_share(
+        TAG, os.path.join(config.GUEST, "demo-guest.sh"), [os.path.join(demo_dir, "vd_demo")], ko,
         {"VD_MESSAGE": message}, p2p=p2p)
     say("host: ivshmem BAR2 is backed by %s" % shm)
     say("host: booting the guest under QEMU (TCG, q35 + intel-iommu + ivshmem + edu)...")
-    status, err, secs = rig.boot(TAG, run, share, shm)
+    status, err, secs = qemu.boot(TAG, run, share, shm)
     try:
         say(open(os.path.join(share, "out", "demo.txt")).read().rstrip())
     except OSError:

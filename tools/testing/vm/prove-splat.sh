@@ -4,7 +4,7 @@
 # trigger: build selftests/vfio-dmabuf/splat/vd_splat.ko against that kernel
 # (as check.py builds the project's modules), boot the rig's machine with a
 # run.sh that loads it and writes the trigger, and ask the rig what check.py
-# would report for the run (rig.guest_results). Each trigger must fail the
+# would report for the run (guest_results). Each trigger must fail the
 # run through its splat check; "none", the control, loads the module and
 # triggers nothing, and must pass.
 #
@@ -31,7 +31,8 @@ import shutil
 import sys
 
 sys.path.insert(0, sys.argv[1])
-import rig  # noqa: E402
+from host import build, config, qemu, util  # noqa: E402
+from host.tap import Tap, guest_results, parse_tap  # noqa: E402
 
 RUN_SH = r'''#!/bin/sh
 # prove-splat.sh's guest script: load vd_splat, write the trigger.
@@ -54,7 +55,7 @@ exit 0
 '''
 
 
-class Record(rig.Tap):
+class Record(Tap):
     """A Tap that keeps what it was told instead of printing it."""
 
     def __init__(self):
@@ -66,44 +67,44 @@ class Record(rig.Tap):
 
 
 def main():
-    tap = rig.Tap()
+    tap = Tap()
     plan = []
     for a in sys.argv[2:]:
         tag, _, trig = a.partition(":")
         plan.append((tag, (trig or "none,warn").split(",")))
-    rig.fetch([t for t, _ in plan])
+    build.fetch([t for t, _ in plan])
     for tag, triggers in plan:
-        name = rig.label(tag)
-        ok, msg, ko = rig.build_module(tag, "selftests/vfio-dmabuf/splat", "vd_splat")
-        if not tap.result(ok, "%s: build vd_splat.ko against %s" % (name, rig.krel(tag)), msg):
+        name = config.label(tag)
+        ok, msg, ko = build.build_module(tag, "selftests/vfio-dmabuf/splat", "vd_splat")
+        if not tap.result(ok, "%s: build vd_splat.ko against %s" % (name, config.krel(tag)), msg):
             continue
-        script = os.path.join(rig.CACHE, "build", "prove-splat-run.sh")
+        script = os.path.join(config.CACHE, "build", "prove-splat-run.sh")
         with open(script, "w") as f:
             f.write(RUN_SH)
         for trig in triggers:
-            run, share, shm = rig.prepare_share(
+            run, share, shm = qemu.prepare_share(
                 tag, script, [], env={"VD_SPLAT_KO": os.path.basename(ko), "VD_SPLAT": trig})
             shutil.copy(ko, share)
-            status, err, secs = rig.boot(tag, run, share, shm, timeout=300)
+            status, err, secs = qemu.boot(tag, run, share, shm, timeout=300)
             rec = Record()
             skipped = None
             path = os.path.join(share, "out", "50-splat.tap")
             if os.path.exists(path):
-                for ok, test, diag, skip in rig.parse_tap(path):
+                for ok, test, diag, skip in parse_tap(path):
                     skipped = skipped or skip
                     rec.result(ok, "splat: " + test, diag)
-            rig.guest_results(rec, name, share, status, err)
+            guest_results(rec, name, share, status, err)
             try:
                 splats = json.load(open(os.path.join(share, "out", "vmrun.json")))["splats"]
             except (OSError, ValueError):
                 splats = []
             failed = [n for ok, n, _ in rec.results if not ok]
             splat_check = [ok for ok, n, _ in rec.results if "no kernel splat" in n]
-            rig.log("%s %s: vmrun status %d in %.0fs; check would report: %s" % (
+            util.log("%s %s: vmrun status %d in %.0fs; check would report: %s" % (
                 name, trig, status, secs,
                 "; ".join("%s %s" % ("ok" if ok else "NOT OK", n) for ok, n, _ in rec.results)))
             for s in splats[:6]:
-                rig.log("  detected: " + s)
+                util.log("  detected: " + s)
             if skipped:
                 tap.result(True, "%s: trigger %s" % (name, trig), skip=skipped)
             elif trig == "none":

@@ -1,6 +1,21 @@
-#!/usr/bin/env python3
 # SPDX-License-Identifier: GPL-2.0
-"""Boot a guest kernel under QEMU TCG with the rig's machine and run the
+"""The rig's machine: the 9p share a guest runs (prepare_share), and a boot
+of a guest kernel under QEMU TCG (boot), which runs main() below as
+`python3 -m host.qemu` in a process of its own."""
+import argparse
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+
+from . import build, config, tap
+
+SHM_SIZE = 16 << 20
+RUNNER_DOC = """Boot a guest kernel under QEMU TCG with the rig's machine and run the
 share's run.sh in it.
 
 The machine: q35, intel-iommu (intremap, caching-mode), ivshmem-plain whose
@@ -17,28 +32,59 @@ never reached userspace (after one retry) or the share did not mount; 126 when
 the kernel printed a splat (WARNING, BUG, lockdep, KASAN, Oops...), whatever
 run.sh returned.
 """
-import argparse
-import json
-import os
-import re
-import select
-import subprocess
-import sys
-import time
 
-SPLAT = re.compile(
-    r"(WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|kmemleak|"
-    r"possible circular locking|possible recursive locking|"
-    r"inconsistent lock state|suspicious RCU usage|Call Trace:|"
-    r"Kernel panic|INFO: task .* blocked|refcount_t:|list_(add|del) corruption|"
-    r"ODEBUG:|DMAR: \[DMA (Read|Write)\]|DMAR: DRHD: handling fault)")
-# Kernel lines that match SPLAT but are no splat: the boot-time advisory
-# Debian's 6.x print on an AMD Zen guest CPU (the rig uses -cpu EPYC), and
-# the debug kernel's kmemleak saying it started.
-NOT_SPLAT = re.compile(
-    r"Speculative Return Stack Overflow: WARNING: See https://kernel.org/doc/"
-    r"html/latest/admin-guide/hw-vuln/srso.html for mitigation options\.$|"
-    r"kmemleak: Kernel memory leak detector initialized \(mem pool available: \d+\)$")
+
+def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None):
+    run = os.path.join(config.CACHE, "run", tag + config.RUN_SUFFIX)
+    share = os.path.join(run, "share")
+    shutil.rmtree(run, ignore_errors=True)
+    os.makedirs(os.path.join(share, "out"))
+    os.makedirs(os.path.join(share, "bin"))
+    shutil.copy(run_sh, os.path.join(share, "run.sh"))
+    shutil.copy(os.path.join(config.GUEST, "guest-lib.sh"), share)
+    for b in bins:
+        shutil.copy(b, os.path.join(share, "bin"))
+    e = {"VD_DRIVER": config.driver(tag), "VD_KO": "", "VD_IMPORTER_KO": "", "VD_P2P_KO": ""}
+    if p2p:
+        shutil.copy(p2p, share)
+        e["VD_P2P_KO"] = os.path.basename(p2p)
+    if ko:
+        shutil.copy(ko, share)
+        e["VD_KO"] = os.path.basename(ko)
+    if importer:
+        shutil.copy(importer, share)
+        e["VD_IMPORTER_KO"] = os.path.basename(importer)
+    e.update(env or {})
+    with open(os.path.join(share, "env"), "w") as f:
+        for k, v in e.items():
+            f.write("%s='%s'\n" % (k, v))
+    shm = os.path.join(run, "ivshmem.bin")
+    with open(shm, "wb") as f:
+        f.truncate(SHM_SIZE)
+    return run, share, shm
+
+
+def boot(tag, run, share, shm, timeout=900, verbose=False, append=""):
+    """Boot TAG with the share; return (status, stderr text, seconds)."""
+    t0 = time.time()
+    append = (config.BOOT_APPEND.get(tag, "") + " " + append).strip()
+    timeout *= config.BOOT_TIMEOUT_SCALE.get(tag, 1)
+    # QEMU runs under this module's main() in a process of its own (as
+    # python3 -m host.qemu, by hand too).
+    cmd = [sys.executable, "-m", "host.qemu",
+           "--kernel", os.path.join(config.CACHE, "k", tag, "vmlinux"),
+           "--initrd", build.initramfs(tag), "--share", share, "--shm", shm,
+           "--shm-size", str(SHM_SIZE), "--log", os.path.join(run, "console.log"),
+           "--timeout", str(timeout), "--append", append]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        [config.VM] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
+    if verbose:
+        cmd.append("--verbose")
+        p = subprocess.run(cmd, stderr=subprocess.PIPE, text=True, env=env)
+    else:
+        p = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                           env=env)
+    return p.returncode, p.stderr, time.time() - t0
 
 
 def qemu_cmd(a):
@@ -82,7 +128,7 @@ def qemu_cmd(a):
     ]
 
 
-def boot(a, log, attempt):
+def run_qemu(a, log, attempt):
     """One boot. Returns (reached_userspace, guest_rc or None, timed_out)."""
     t0 = time.time()
     p = subprocess.Popen(qemu_cmd(a), stdin=subprocess.DEVNULL,
@@ -130,21 +176,8 @@ def boot(a, log, attempt):
     return reached, rc, timed_out
 
 
-def splats(paths):
-    found = []
-    for path in paths:
-        try:
-            lines = open(path, errors="replace").read().splitlines()
-        except OSError:
-            continue
-        for i, l in enumerate(lines):
-            if SPLAT.search(l) and not NOT_SPLAT.search(l):
-                found.append("%s:%d: %s" % (os.path.basename(path), i + 1, l.strip()))
-    return found
-
-
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=RUNNER_DOC.splitlines()[0])
     ap.add_argument("--kernel", required=True)
     ap.add_argument("--initrd", required=True)
     ap.add_argument("--share", required=True)
@@ -162,14 +195,14 @@ def main():
     os.makedirs(out, exist_ok=True)
     with open(a.log, "w") as log:
         for attempt in (1, 2):
-            reached, rc, timed_out = boot(a, log, attempt)
+            reached, rc, timed_out = run_qemu(a, log, attempt)
             if reached or timed_out:
                 break
             # Seen here under TCG, rarely: the guest dies before userspace.
             # One more boot; never a retry of a test that ran.
             log.write("VMRUN: guest never reached userspace; retrying the boot\n")
             print("vmrun: guest never reached userspace; retrying the boot", file=sys.stderr)
-    found = splats([a.log, os.path.join(out, "dmesg.txt")])
+    found = tap.splats([a.log, os.path.join(out, "dmesg.txt")])
     status = rc if rc is not None else 125
     if timed_out:
         status = 124

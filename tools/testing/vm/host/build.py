@@ -1,0 +1,110 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What the guests need, fetched or built on the host: the kernels, the
+project's modules against each kernel's headers (DKMS too), the test
+programs, the initramfs."""
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+from . import config, util
+
+
+def fetch(tags):
+    # Passed on as it comes: building the debug kernel takes minutes, and
+    # says how far it got every 30 s.
+    p = subprocess.Popen([os.path.join(config.HOST, "fetch-kernels.sh")] + tags,
+                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    for line in p.stdout:
+        util.log(line.rstrip("\n"))
+    if p.wait():
+        raise SystemExit("fetching kernels failed")
+    for t in tags:
+        util.log("%s: %s (Debian %s)" % (config.label(t), config.krel(t), config.tag_file(t, "version")))
+
+
+def ksft_dir():
+    rc, out = util.sh([os.path.join(config.HOST, "fetch-source.sh"), "6.12",
+                  "tools/testing/selftests/kselftest_harness.h",
+                  "tools/testing/selftests/kselftest.h"])
+    if rc:
+        sys.stderr.write(out)
+        raise SystemExit("fetching linux-source failed")
+    return os.path.join(out.strip().splitlines()[-1], "tools/testing/selftests")
+
+
+def build_selftests():
+    out = os.path.join(config.CACHE, "build", "selftests" + config.RUN_SUFFIX)
+    rc, msg = util.sh(["make", "-s", "-C", os.path.join(config.TOP, "selftests", "vfio-dmabuf"),
+                  "KSFT_DIR=" + ksft_dir(), "O=" + out])
+    if rc == 0:
+        # the command line tool, which cli_test drives; static, with rxe
+        rc, msg2 = util.sh(["make", "-s", "-C", os.path.join(config.TOP, "tools", "vfio-dmabuf"),
+                       "STATIC=1", "O=" + out])
+        if rc:	# on success, only static glibc's warnings about getaddrinfo
+            msg += msg2
+    return rc == 0, msg, out
+
+
+def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
+    """Build one of the project's modules against TAG's headers, in a private
+    copy of the tree (kbuild of these kernels writes objects next to the
+    sources). Returns (ok, log, path of the .ko)."""
+    work = os.path.join(config.CACHE, "build", tag + config.RUN_SUFFIX)
+    os.makedirs(work, exist_ok=True)
+    for d in ("drivers", "include", "selftests"):
+        util.sh(["rsync", "-a", "--delete", "--exclude", "*.o", "--exclude", "*.ko",
+            os.path.join(config.TOP, d) + "/", os.path.join(work, d) + "/"])
+    mdir = os.path.join(work, subdir)
+    if config.tag_file(tag, "kdir"):
+        rc, msg = util.sh(["make", "-C", config.tag_file(tag, "kdir"), "M=" + mdir, "modules"])
+    else:
+        # 7.x's kbuild needs sid's toolchain: build in a cached sid chroot.
+        rc, msg = util.sh([os.path.join(config.HOST, "k7-build.sh"), mdir])
+    ko = os.path.join(mdir, name + ".ko")
+    if rc == 0:
+        rc2, vm = util.sh(["modinfo", "-F", "vermagic", ko])
+        if vm.split()[0] != config.krel(tag):
+            return False, "vermagic %r does not match %s" % (vm.strip(), config.krel(tag)), ko
+    return rc == 0, msg, ko
+
+
+def dkms_build(tag):
+    """`dkms build` of the tree `make dkms-src` stages, against TAG's
+    headers, with DKMS's trees in the cache (the host's stay untouched).
+    Returns (ok, log)."""
+    top = os.path.join(config.CACHE, "dkms" + config.RUN_SUFFIX)
+    shutil.rmtree(top, ignore_errors=True)
+    ver = re.search(r'PACKAGE_VERSION="([^"]+)"',
+                    open(os.path.join(config.TOP, "dkms.conf")).read()).group(1)
+    src = os.path.join(top, "src", "vfio-pci-dmabuf-" + ver)
+    rc, msg = util.sh(["make", "-s", "-C", config.TOP, "dkms-src", "DKMS_SRC=" + src])
+    if rc:
+        return False, msg
+    for d in ("tree", "inst"):
+        os.makedirs(os.path.join(top, d))
+    cmd = ["dkms", "build", "vfio-pci-dmabuf/" + ver,
+           "--dkmstree", os.path.join(top, "tree"), "--sourcetree", os.path.join(top, "src"),
+           "--installtree", os.path.join(top, "inst"), "-k", config.krel(tag),
+           "--kernelsourcedir", config.tag_file(tag, "kdir")]
+    rc, msg = util.sh(cmd)
+    ko = os.path.join(top, "tree", "vfio-pci-dmabuf", ver, config.krel(tag), "x86_64", "module",
+                      "vfio-pci-dmabuf.ko")
+    ok = rc == 0 and os.path.exists(ko)
+    return ok, " ".join(cmd) + "\n" + msg
+
+
+def build_importer(tag):
+    return build_module(tag, "selftests/vfio-dmabuf/importer", "vd_test_importer")
+
+
+def build_edu_p2p(tag):
+    return build_module(tag, "drivers/p2p/edu", "edu-p2p")
+
+
+def initramfs(tag):
+    rc, out = util.sh([os.path.join(config.HOST, "mkinitramfs.sh"), tag])
+    if rc:
+        raise SystemExit("initramfs for %s failed:\n%s" % (tag, out))
+    return out.strip().splitlines()[-1]

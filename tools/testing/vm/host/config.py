@@ -1,0 +1,84 @@
+# SPDX-License-Identifier: GPL-2.0
+"""The one place that says which guest kernels the rig runs and where its
+cache is. The host's Python imports it; its shell scripts take the same
+values from `python3 host/config.py --shell` (host/lib.sh evaluates the
+VAR=value lines it prints)."""
+import os
+import re
+import shlex
+import sys
+
+HOST = os.path.dirname(os.path.abspath(__file__))
+VM = os.path.dirname(HOST)
+TOP = os.path.abspath(os.path.join(VM, "..", "..", ".."))
+# What runs inside the VM: the initramfs's init, the scripts a share runs.
+GUEST = os.path.join(VM, "guest")
+CACHE = os.environ.get("VD_CACHE") or os.path.join(
+    os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "vfio-dmabuf")
+# Lets two runs share the cache without sharing their work and run dirs,
+# e.g. VD_RUN_SUFFIX=-b for a second make check beside the first.
+RUN_SUFFIX = os.environ.get("VD_RUN_SUFFIX", "")
+# The Debian kernels, fetched: tag -> the Debian suites whose metapackage
+# names the kernel. The exact version is resolved at fetch time
+# (host/fetch-kernels.sh) and recorded in CACHE/k/<tag>/krel.
+SUITES = {
+    "6.1": ["bookworm", "bookworm-security"],
+    "6.12": ["bookworm-backports"],
+    "7.x": ["sid"],
+}
+TAGS = list(SUITES)
+# One more tag, built rather than fetched, run by make check after the
+# Debian kernels: 6.12 built from the linux-source of DEBUG_SOURCE_TAG's
+# suite with lockdep, KASAN, kmemleak and debugobjects
+# (host/build-debug-kernel.sh, host/debug.config). A WARN or a KASAN
+# report there panics (panic_on_warn): the run stops where it happened.
+DEBUG_TAG = "dbg"
+DEBUG_SOURCE_TAG = "6.12"
+BOOT_APPEND = {DEBUG_TAG: "panic_on_warn=1"}
+# Its guest runs several times slower than the Debian kernels' under TCG.
+BOOT_TIMEOUT_SCALE = {DEBUG_TAG: 3}
+
+
+def tag_file(tag, name):
+    try:
+        return open(os.path.join(CACHE, "k", tag, name)).read().strip()
+    except OSError:
+        return ""
+
+
+def krel(tag):
+    return tag_file(tag, "krel")
+
+
+def label(tag):
+    """6.12.95+deb12-amd64 -> 6.12: what the run is called in test names;
+    the debug kernel is 6.12-dbg, apart from Debian's 6.12."""
+    m = re.match(r"(\d+\.\d+)", krel(tag))
+    if not m:
+        return tag
+    return m.group(1) + ("-" + tag if tag == DEBUG_TAG else "")
+
+
+def ours(tag):
+    """Our driver is under test on 6.x (dbg is a 6.12); 7.x runs mainline
+    vfio-pci."""
+    return tag.startswith("6.") or tag == DEBUG_TAG
+
+
+def driver(tag):
+    return "vfio-pci-dmabuf" if ours(tag) else "vfio-pci"
+
+
+def shell():
+    """VAR=value lines for host/lib.sh: the cache, the tags, each tag's
+    suites as VD_SUITES_<tag with . as _>."""
+    v = [("VD_CACHE", CACHE), ("VD_TAGS", " ".join(TAGS)), ("VD_DEBUG_TAG", DEBUG_TAG),
+         ("VD_DBG_SOURCE_TAG", DEBUG_SOURCE_TAG)]
+    v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in SUITES.items()]
+    return "".join("%s=%s\n" % (k, shlex.quote(val)) for k, val in v)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["--shell"]:
+        sys.exit("usage: config.py --shell")
+    sys.stdout.write(shell())

@@ -1,0 +1,156 @@
+# SPDX-License-Identifier: GPL-2.0
+"""TAP: the one stream make check prints (Tap), the guests' TAP files
+(parse_tap), how a guest run went (guest_results, and the kernel splats in
+its console, splats), the bytes the host checks in BAR2's file
+(host_checks)."""
+import json
+import os
+import re
+
+SPLAT = re.compile(
+    r"(WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|kmemleak|"
+    r"possible circular locking|possible recursive locking|"
+    r"inconsistent lock state|suspicious RCU usage|Call Trace:|"
+    r"Kernel panic|INFO: task .* blocked|refcount_t:|list_(add|del) corruption|"
+    r"ODEBUG:|DMAR: \[DMA (Read|Write)\]|DMAR: DRHD: handling fault)")
+# Kernel lines that match SPLAT but are no splat: the boot-time advisory
+# Debian's 6.x print on an AMD Zen guest CPU (the rig uses -cpu EPYC), and
+# the debug kernel's kmemleak saying it started.
+NOT_SPLAT = re.compile(
+    r"Speculative Return Stack Overflow: WARNING: See https://kernel.org/doc/"
+    r"html/latest/admin-guide/hw-vuln/srso.html for mitigation options\.$|"
+    r"kmemleak: Kernel memory leak detector initialized \(mem pool available: \d+\)$")
+
+
+class Tap:
+    def __init__(self):
+        self.n = self.passed = self.failed = self.skipped = 0
+        print("TAP version 13", flush=True)
+
+    def result(self, ok, name, diag="", skip=None):
+        self.n += 1
+        if skip is not None:
+            self.skipped += 1
+            print("ok %d - %s # SKIP %s" % (self.n, name, skip), flush=True)
+            return True
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        print("%s %d - %s" % ("ok" if ok else "not ok", self.n, name), flush=True)
+        if not ok and diag:
+            for l in diag.rstrip().splitlines()[-40:]:
+                print("#   " + l, flush=True)
+        return ok
+
+    def finish(self):
+        print("1..%d" % self.n)
+        line = "%d passed, %d failed" % (self.passed, self.failed)
+        if self.skipped:
+            line += ", %d skipped" % self.skipped
+        print(line, flush=True)
+        return 0 if self.failed == 0 and self.n > 0 else 1
+
+
+def guest_results(tap, name, share, status, err):
+    """TAP for how the guest run itself went, from vmrun's summary."""
+    try:
+        with open(os.path.join(share, "out", "vmrun.json")) as f:
+            v = json.load(f)
+    except (OSError, ValueError):
+        v = {"reached_userspace": False, "guest_rc": None, "timed_out": False, "splats": []}
+    tap.result(v["guest_rc"] == 0 and not v["timed_out"],
+               "%s: guest booted and ran its script to the end" % name, err)
+    tap.result(not v["splats"], "%s: no kernel splat (WARNING/BUG/lockdep/KASAN/Oops)" % name,
+               "\n".join(v["splats"][:40]))
+
+
+def pattern(length, seed):
+    """The host twin of vd_pattern() in selftests/vfio-dmabuf/lib; seed 0
+    stands for bytes never written (zeroes)."""
+    if not seed:
+        return bytes(length)
+    x = seed
+    out = bytearray(length)
+    for i in range(length):
+        x ^= (x << 13) & 0xFFFFFFFF
+        x ^= x >> 17
+        x ^= (x << 5) & 0xFFFFFFFF
+        out[i] = x & 0xFF
+    return bytes(out)
+
+
+def host_checks(share, shm):
+    """Yield (ok, name, diag) for each check the guest asked the host for."""
+    path = os.path.join(share, "out", "host-verify.txt")
+    if not os.path.exists(path):
+        return
+    data = open(shm, "rb").read()
+    for line in open(path):
+        what, off, length, seed = line.split()
+        off, length, seed = int(off, 16), int(length, 16), int(seed, 16)
+        got = data[off:off + length]
+        want = pattern(length, seed)
+        if got == want:
+            yield True, "host sees %s bytes (0x%x bytes at BAR2+0x%x)" % (what, length, off), ""
+        else:
+            bad = next(i for i in range(length) if i >= len(got) or got[i] != want[i])
+            yield False, "host sees %s bytes (0x%x bytes at BAR2+0x%x)" % (what, length, off), \
+                "first difference at +0x%x: file has %s, guest wrote %s" % (
+                    bad, got[bad:bad + 8].hex(), want[bad:bad + 8].hex())
+
+
+TAP_LINE = re.compile(r"^(not ok|ok)\s+\d+\s*-?\s*(.*?)(\s+#\s*(SKIP|skip)\b\s*(.*))?$")
+
+
+def parse_tap(path):
+    """Yield (ok, name, diag, skip) for a guest TAP file; a program that
+    stopped before its plan was done, or exited non-zero with nothing failed,
+    yields a failure too."""
+    lines = open(path, errors="replace").read().splitlines()
+    plan = None
+    seen = 0
+    any_fail = False
+    diag = []
+    results = []
+    status = None
+    for l in lines:
+        m = re.match(r"^1\.\.(\d+)", l)
+        if m:
+            plan = int(m.group(1))
+            continue
+        m = re.match(r"^# exit status (\d+)", l)
+        if m:
+            status = int(m.group(1))
+            continue
+        m = TAP_LINE.match(l)
+        if m:
+            seen += 1
+            ok = m.group(1) == "ok"
+            any_fail |= not ok
+            results.append((ok, m.group(2).strip(), "\n".join(diag),
+                            m.group(5) if m.group(4) else None))
+            diag = []
+        elif l.startswith("#"):
+            diag.append(l[1:].strip())
+    for r in results:
+        yield r
+    if plan is not None and seen < plan:
+        yield False, "all %d planned tests ran" % plan, "\n".join(lines[-30:]), None
+    elif plan is None and status is not None:
+        yield False, "printed a TAP plan", "\n".join(lines[-30:]), None
+    elif status not in (None, 0) and not any_fail:
+        yield False, "exit status 0", "exit status %d\n%s" % (status, "\n".join(lines[-30:])), None
+
+
+def splats(paths):
+    found = []
+    for path in paths:
+        try:
+            lines = open(path, errors="replace").read().splitlines()
+        except OSError:
+            continue
+        for i, l in enumerate(lines):
+            if SPLAT.search(l) and not NOT_SPLAT.search(l):
+                found.append("%s:%d: %s" % (os.path.basename(path), i + 1, l.strip()))
+    return found
