@@ -98,7 +98,7 @@ for t in "${@:-$VD_TAGS}"; do
 	# shellcheck disable=SC2086
 	for one in $t; do
 		case $one in
-		dbg) "$VD_RIG/build-debug-kernel.sh" ;;
+		"$VD_DEBUG_TAG") "$VD_RIG/build-debug-kernel.sh" ;;
 		*)   one_tag "$one" ;;
 		esac
 	done

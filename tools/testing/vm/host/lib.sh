@@ -6,26 +6,25 @@
 # written except the packages that deps.sh installs. The system's apt
 # sources are never touched: each Debian suite gets its own private apt state.
 
-VD_CACHE=${VD_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vfio-dmabuf}
 VD_TOP=${VD_TOP:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../../../.." && pwd)}
 # The host scripts' folder (tools/testing/vm/host), and the guest's.
 VD_RIG=$VD_TOP/tools/testing/vm/host
 VD_GUEST=$VD_TOP/tools/testing/vm/guest
 
-# The guest kernels: tag -> Debian suites whose metapackage names the kernel.
-# The exact version is resolved at fetch time and recorded in $VD_CACHE/k/<tag>/krel.
-VD_TAGS="6.1 6.12 7.x"
-# One more tag, built rather than fetched and only on request (a cold build
-# takes minutes): "dbg", a lockdep+KASAN 6.12 from the linux-source of this
-# tag's suite (build-debug-kernel.sh, debug.config).
-VD_DBG_SOURCE_TAG=6.12
-vd_suites() {
-	case $1 in
-	6.1)  echo "bookworm bookworm-security" ;;
-	6.12) echo "bookworm-backports" ;;
-	7.x)  echo "sid" ;;
-	*)    return 1 ;;
-	esac
+# The guest kernels and the cache, from the one place that defines them
+# (host/config.py): VD_CACHE; VD_TAGS, the Debian kernels ("6.1 6.12 7.x");
+# VD_DEBUG_TAG, the one built from source ("dbg", build-debug-kernel.sh),
+# and VD_DBG_SOURCE_TAG, whose suite's linux-source it is built from; and
+# VD_SUITES_<tag>, the Debian suites whose metapackage names each kernel
+# (the exact version is resolved at fetch time and recorded in
+# $VD_CACHE/k/<tag>/krel).
+vd_config=$(python3 "$VD_RIG/config.py" --shell) || { echo "vfio-dmabuf: host/config.py failed" >&2; exit 1; }
+eval "$vd_config"
+unset vd_config
+vd_suites() { # vd_suites TAG: its suites, as config.py's SUITES says
+	local v=VD_SUITES_${1//[^A-Za-z0-9]/_}
+	[ -n "${!v:-}" ] || return 1
+	echo "${!v}"
 }
 
 vd_log() { printf '%s\n' "vfio-dmabuf: $*" >&2; }
