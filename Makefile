@@ -94,14 +94,14 @@ deps:
 
 # KERNELS=6.1,6.12,7.x,dbg selects guest kernels; V=1 shows their consoles.
 check: deps
-	@$(VM)/check.py $(if $(KERNELS),-k $(KERNELS)) $(if $(filter 1,$(V)),-v)
+	@$(VM)/check $(if $(KERNELS),-k $(KERNELS)) $(if $(filter 1,$(V)),-v)
 
 demo: deps
-	@$(VM)/demo.py
+	@$(VM)/demo
 
 # Not a test: our driver on 6.12 against mainline vfio-pci on 7.x, a table.
 bench: deps
-	@$(VM)/bench.py
+	@$(VM)/bench
 
 checkpatch: deps
 	@$(VM)/host/checkpatch.sh

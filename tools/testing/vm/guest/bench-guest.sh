@@ -7,7 +7,7 @@
 H=/mnt/host
 . $H/env			# VD_DRIVER, VD_KO, VD_IMPORTER_KO, VD_BENCH_ARGS
 export VD_OUT=$H/out VD_DRIVER
-# bench.py --graph-funcs/--graph-depth: what vd_bench -g traces
+# bench --graph-funcs/--graph-depth: what vd_bench -g traces
 [ -n "$VD_BENCH_GRAPH" ] && export VD_BENCH_GRAPH
 [ -n "$VD_BENCH_GRAPH_DEPTH" ] && export VD_BENCH_GRAPH_DEPTH
 . $H/guest-lib.sh			# find_dev, bind, unbind
