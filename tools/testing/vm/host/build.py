@@ -10,6 +10,10 @@ import sys
 
 from . import config, util
 
+# The module prove-splat builds, beside it (not a selftest: it fails any
+# run it is loaded in).
+SPLAT = os.path.relpath(os.path.join(config.VM, "splat"), config.TOP)
+
 
 def fetch(tags):
     # Passed on as it comes: building the debug kernel takes minutes, and
@@ -53,7 +57,8 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
     sources). Returns (ok, log, path of the .ko)."""
     work = os.path.join(config.CACHE, "build", tag + config.RUN_SUFFIX)
     os.makedirs(work, exist_ok=True)
-    for d in ("drivers", "include", "selftests"):
+    for d in ("drivers", "include", "selftests", SPLAT):
+        os.makedirs(os.path.dirname(os.path.join(work, d)), exist_ok=True)
         util.sh(["rsync", "-a", "--delete", "--exclude", "*.o", "--exclude", "*.ko",
             os.path.join(config.TOP, d) + "/", os.path.join(work, d) + "/"])
     mdir = os.path.join(work, subdir)
@@ -101,6 +106,11 @@ def build_importer(tag):
 
 def build_edu_p2p(tag):
     return build_module(tag, "drivers/p2p/edu", "edu-p2p")
+
+
+def build_splat(tag):
+    """prove-splat's module, which makes the kernel report a problem."""
+    return build_module(tag, SPLAT, "vd_splat")
 
 
 def initramfs(tag):

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * vd_splat: make the kernel report a problem on request, to prove that the
- * rig's splat detector fails a run (tools/testing/vm/prove-splat.sh). Not
+ * rig's splat detector fails a run (tools/testing/vm/prove-splat). Not
  * part of the suite: loading it and writing a trigger taints the kernel and
  * fails any run it is in.
  *
