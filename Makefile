@@ -9,7 +9,7 @@
 #   make demo         boot a Debian 6.12 guest and export a BAR, end to end
 #   make bench        time and size exports, maps and revokes: ours vs mainline
 #   make check        every test on every guest kernel (TAP)
-#   make checkpatch   checkpatch.pl --strict on drivers/ and include/
+#   make checkpatch   checkpatch.pl --strict on drivers/, include/ and the test modules
 KDIR ?= /lib/modules/$(shell uname -r)/build
 MDIR := $(CURDIR)/drivers/vfio/pci/dmabuf
 VM := tools/testing/vm

@@ -1,12 +1,18 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# checkpatch.pl --strict (from Debian's linux-source) over drivers/ and include/.
+# checkpatch.pl --strict (from Debian's linux-source) over the kernel code:
+# drivers/, include/, and the test modules elsewhere (each folder with a
+# Kbuild: selftests/vfio-dmabuf/importer/, tools/testing/vm/splat/).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 src=$("$VD_RIG/fetch-source.sh" 6.12 scripts/checkpatch.pl scripts/spelling.txt \
 	scripts/const_structs.checkpatch)
 cd "$VD_TOP"
-files=$(git ls-files -co --exclude-standard drivers include | grep -E '\.[ch]$' | grep -v compat_probed.h)
+mods=$(git ls-files -co --exclude-standard ':(glob)**/Kbuild' | xargs -r -n1 dirname |
+	grep -Ev '^(drivers|include)/' || true)
+# shellcheck disable=SC2086
+files=$(git ls-files -co --exclude-standard drivers include $mods | grep -E '\.[ch]$' |
+	grep -v compat_probed.h)
 # shellcheck disable=SC2086
 "$src/scripts/checkpatch.pl" --strict --no-tree --terse --show-types \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f $files
