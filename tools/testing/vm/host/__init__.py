@@ -10,4 +10,5 @@ qemu      the machine: a guest's share, its QEMU command line, a boot
 tap       the TAP make check prints, the guests' TAP, kernel splats
 docs      the tables in docs/ generated from the kernels' answers
 packages  make deb and the package tests in Debian chroots
+bench     make bench's pooled samples and its table
 """
