@@ -80,7 +80,7 @@ clean-tree:
 	find drivers $(wildcard tools selftests) \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
 		-o -name '.*.cmd' -o -name Module.symvers -o -name modules.order \
 		-o -name compat_probed.h -o -name __pycache__ \) -prune -exec rm -rf {} +
-	rm -f tools/vfio-dmabuf/vfio-dmabuf
+	rm -rf tools/vfio-dmabuf/vfio-dmabuf tools/*/libvfio-dmabuf
 
 tools:
 	$(MAKE) -C tools/vfio-dmabuf

@@ -10,9 +10,9 @@ from . import config, util
 
 class DocTable:
     """A table in docs/ generated from what the guests recorded: one row per
-    string its test file passes first to one of @calls, or names as a variant's
-    .input, in source order; one column
-    for our driver and one for mainline."""
+    string its test file passes first to one of @calls, or names as a
+    variant's .input, in source order; one column for our driver and one
+    for mainline."""
 
     def __init__(self, name, doc, source, calls, rows_file, first_col):
         self.name, self.doc, self.rows_file, self.first_col = name, doc, rows_file, first_col
