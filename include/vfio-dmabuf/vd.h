@@ -163,7 +163,7 @@ int vd_env_bdf(char *bdf, size_t len);
 #define VD_IVSHMEM_BAR	VFIO_PCI_BAR2_REGION_INDEX
 /*
  * The memory BAR of @d the tests export: $VD_BAR, else BAR2 of an ivshmem
- * device, else the first BAR that can be mmapped and holds a page or more.
+ * device, else the largest BAR that can be mmapped and holds a page or more.
  * Its region index, its info in @ri; -ENODEV if the device has none.
  */
 int vd_env_bar(struct vd_dev *d, struct vfio_region_info *ri);

@@ -250,8 +250,8 @@ static void fail_nth_sweep(struct __test_metadata *_metadata, FIXTURE_DATA(failn
 	bool hit;
 	int ret;
 
-	if (op->needs_importer && !self->importer)
-		SKIP(return, "vd_test_importer is not built for this kernel");
+	if (op->needs_importer)
+		VD_NEED_IMPORTER();
 	for (n = 1; n < MAX_NTH; n++) {
 		c.fd = c.imp = -1;
 		if (op->prepare)

@@ -30,10 +30,9 @@ FIXTURE(map) {
 
 FIXTURE_SETUP(map)
 {
-	self->imp = vd_importer_open();
-	if (self->imp == -ENOENT)
-		SKIP(return, "vd_test_importer is not built for this kernel");
-	VD_ASSERT_OK(self->imp);
+	self->imp = -1;
+	VD_NEED_IMPORTER();
+	self->imp = VD_ASSERT_OK(vd_importer_open());
 	vd_test_open(_metadata, &self->dev);
 	self->bar = vd_test_bar(_metadata, &self->dev, &self->bar_size);
 }

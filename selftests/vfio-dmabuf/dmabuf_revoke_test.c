@@ -193,8 +193,7 @@ FIXTURE_SETUP(ivshmem)
 	int ret;
 
 	self->r.imp = -1;
-	if (access("/dev/vd_test_importer", F_OK))
-		SKIP(return, "vd_test_importer is not built for this kernel");
+	VD_NEED_IMPORTER();
 	ASSERT_EQ(0, vd_env_bdf(bdf, sizeof(bdf)));
 	ret = rig_setup(_metadata, &self->r, bdf, ENV_BAR, 0);
 	ASSERT_EQ(0, ret) TH_LOG("setup: %s", vd_strerr(ret));
@@ -466,8 +465,7 @@ FIXTURE_SETUP(virtio)
 	int ret;
 
 	self->r.imp = -1;
-	if (access("/dev/vd_test_importer", F_OK))
-		SKIP(return, "vd_test_importer is not built for this kernel");
+	VD_NEED_IMPORTER();
 	ASSERT_NE(NULL, bdf) TH_LOG("the rig binds virtio-rng and sets VD_PM_BDF");
 	ret = rig_setup(_metadata, &self->r, bdf,
 			vd_env_real_host() ? ENV_BAR : VIRTIO_MODERN_BAR, 0);
@@ -748,8 +746,7 @@ FIXTURE_SETUP(aer_fail)
 
 	self->r.imp = -1;
 	VD_NEED_RIG("virtio-rng behind a root port whose link reset fails");
-	if (access("/dev/vd_test_importer", F_OK))
-		SKIP(return, "vd_test_importer is not built for this kernel");
+	VD_NEED_IMPORTER();
 	ASSERT_NE(NULL, bdf) TH_LOG("the rig binds a second virtio-rng and sets VD_AER_BDF");
 	ret = rig_setup(_metadata, &self->r, bdf, VIRTIO_MODERN_BAR, 0);
 	ASSERT_EQ(0, ret) TH_LOG("setup: %s", vd_strerr(ret));

@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 #include <vfio-dmabuf/vd.h>
 
 /* "ENODEV (No such device)" for a library call's -errno; "ok" for >= 0. */
@@ -131,6 +132,18 @@ static inline uint32_t vd_test_bar(struct __test_metadata *_metadata, struct vd_
 #define VD_NEED_RIG(what) do {							\
 	if (vd_env_real_host())							\
 		SKIP(return, "needs the rig's %s: not run on a real host", what);	\
+} while (0)
+
+/*
+ * Skip without the test importer: in the rig, a kernel it does not build
+ * for; on a real host, no spare device was named for it to bind.
+ */
+#define VD_NEED_IMPORTER() do {							\
+	if (access(VD_IMPORTER_DEV, F_OK))					\
+		SKIP(return, "%s", vd_env_real_host() ?				\
+		     "no vd_test_importer: name a spare device it may bind "	\
+		     "(make check-host IMPORTER=BDF2)" :				\
+		     "vd_test_importer is not built for this kernel");		\
 } while (0)
 
 /*

@@ -26,8 +26,9 @@ int vd_env_bdf(char *bdf, size_t len)
 int vd_env_bar(struct vd_dev *d, struct vfio_region_info *ri)
 {
 	const char *env = getenv("VD_BAR");
+	struct vfio_region_info each;
 	uint16_t ids[2] = { 0 };
-	int bar, ret;
+	int bar, best = -ENODEV, ret;
 
 	if (env && *env) {
 		bar = atoi(env);
@@ -38,11 +39,15 @@ int vd_env_bar(struct vd_dev *d, struct vfio_region_info *ri)
 	if (ids[0] == 0x1af4 && ids[1] == 0x1110 &&
 	    !vd_region_info(d, VD_IVSHMEM_BAR, ri))
 		return VD_IVSHMEM_BAR;
-	for (bar = VFIO_PCI_BAR0_REGION_INDEX; bar <= VFIO_PCI_BAR5_REGION_INDEX; bar++)
-		if (!vd_region_info(d, bar, ri) && ri->flags & VFIO_REGION_INFO_FLAG_MMAP &&
-		    ri->size >= 4096)
-			return bar;
-	return -ENODEV;
+	/* the largest: an MSI-X table's BAR is a page or two, a GPU's is GiBs */
+	for (bar = VFIO_PCI_BAR0_REGION_INDEX; bar <= VFIO_PCI_BAR5_REGION_INDEX; bar++) {
+		if (vd_region_info(d, bar, &each) || !(each.flags & VFIO_REGION_INFO_FLAG_MMAP) ||
+		    each.size < 4096 || (best >= 0 && each.size <= ri->size))
+			continue;
+		*ri = each;
+		best = bar;
+	}
+	return best;
 }
 
 int vd_env_real_host(void)
