@@ -9,6 +9,9 @@
 #   make demo         boot a Debian 6.12 guest and export a BAR, end to end
 #   make bench        time and size exports, maps and revokes: ours vs mainline
 #   make check        every test on every guest kernel (TAP)
+#   make check-host BDF=0000:03:00.0 [IMPORTER=BDF2]
+#                     the device-agnostic tests on this machine's kernel,
+#                     against the one device named (see the README)
 #   make checkpatch   checkpatch.pl --strict on drivers/, include/ and the test modules
 KDIR ?= /lib/modules/$(shell uname -r)/build
 MDIR := $(CURDIR)/drivers/vfio/pci/dmabuf
@@ -96,6 +99,11 @@ deps:
 check: deps
 	@$(VM)/check $(if $(KERNELS),-k $(KERNELS)) $(if $(filter 1,$(V)),-v)
 
+# A real device on this machine's own kernel: nothing but BDF (and IMPORTER,
+# a spare device vd_test_importer may bind) is touched.
+check-host:
+	@$(VM)/check-host $(BDF) $(if $(IMPORTER),--importer $(IMPORTER))
+
 demo: deps
 	@$(VM)/demo
 
@@ -106,4 +114,4 @@ bench: deps
 checkpatch: deps
 	@$(VM)/host/checkpatch.sh
 
-.PHONY: all modules install dkms-src dkms-install dkms-remove deb clean-tree tools clean deps check demo bench checkpatch
+.PHONY: all modules install dkms-src dkms-install dkms-remove deb clean-tree tools clean deps check check-host demo bench checkpatch

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """make check's package tests: make deb, the packages installed in fresh
-Debian chroots (host/pkg-test.sh), and what the command line tool and
-make dkms-src do on the host."""
+Debian chroots (host/pkg-test.sh), and what the command line tool,
+make dkms-src and check-host do on the host."""
 import glob
 import os
 import re
@@ -79,3 +79,32 @@ def host_tool_checks(tap, out):
                                           f)]
     tap.result(rc == 0 and not bad and "dkms.conf" in staged,
                "host: make dkms-src stages sources only", msg + "\n".join(staged))
+
+
+def check_host_refusals(tap):
+    """make check-host on this (build) host, which has no device bound to a
+    VFIO driver: it refuses, saying why, and leaves every device as it was."""
+    cmd = os.path.join(config.VM, "check-host")
+    devs = "/sys/bus/pci/devices"
+
+    def driver(bdf):
+        try:
+            return os.path.basename(os.readlink(os.path.join(devs, bdf, "driver")))
+        except OSError:
+            return ""
+
+    before = {b: driver(b) for b in os.listdir(devs)}
+    bound = sorted(b for b, d in before.items() if d and not d.startswith("vfio"))
+    cases = [([], "name the device: make check-host BDF="),
+             (["0000:ff:1f.7"], "no PCI device 0000:ff:1f.7")]
+    if bound:
+        cases.append(([bound[0]], "is bound to %s, not to vfio-pci-dmabuf or vfio-pci: "
+                       "bind it first" % before[bound[0]]))
+    for args, want in cases:
+        rc, msg = util.sh([cmd] + args)
+        tap.result(rc == 2 and want in msg,
+                   "host: check-host %s refuses: %s" % (" ".join(args) or "(no BDF)", want),
+                   "exit %d\n%s" % (rc, msg))
+    after = {b: driver(b) for b in os.listdir(devs)}
+    tap.result(after == before, "host: check-host left every device bound as it was",
+               "before %s\nafter %s" % (before, after))
