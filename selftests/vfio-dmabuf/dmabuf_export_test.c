@@ -15,7 +15,6 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K	0x1000ULL
 
 /* What an export request holds, as VFIO_DEVICE_FEATURE_DMA_BUF takes it. */
 struct request {
@@ -56,8 +55,6 @@ static void expect_export(struct __test_metadata *_metadata, int fd, const char 
 	}
 	ASSERT_EQ(refs, vd_module_refcnt(vd_env_exporter_module()));
 }
-
-static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 
 /* Exports from the device under test's BAR (ivshmem's 16 MiB BAR2 in the rig). */
 FIXTURE(export) {

@@ -30,7 +30,6 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K		0x1000ULL
 #define MAX_NTH		1000
 #define FAILSLAB	"/sys/kernel/debug/failslab/"
 

@@ -54,7 +54,6 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K		0x1000ULL
 #define FEAT_HDR	8	/* struct vfio_device_feature: argsz, flags */
 #define DB_HDR		16	/* struct vfio_device_feature_dma_buf, no ranges */
 #define RANGE_SZ	16	/* struct vfio_region_dma_range */
@@ -669,7 +668,6 @@ static int one(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self,
 /* After the fuzz: nothing leaked, and the device still exports and maps. */
 static void check_after(struct __test_metadata *_metadata, FIXTURE_DATA(fuzz) *self)
 {
-	static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 	int fd, ret;
 
 	ASSERT_EQ(self->fds, vd_open_fds()) TH_LOG("file descriptors leaked");

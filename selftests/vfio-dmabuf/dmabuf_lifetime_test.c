@@ -25,8 +25,6 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-static const struct vfio_region_dma_range page0 = { .offset = 0, .length = 0x1000 };
-
 FIXTURE(lifetime) {
 	char bdf[32];
 	struct vd_dev dev;

@@ -17,9 +17,6 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K	0x1000ULL
-
-static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 
 FIXTURE(map) {
 	struct vd_dev dev;

@@ -17,10 +17,7 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K		0x1000ULL
 #define VD_RACE_LOOPS	1000
-
-static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 
 struct race {
 	struct vd_dev dev;

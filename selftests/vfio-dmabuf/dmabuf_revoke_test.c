@@ -21,10 +21,7 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K			0x1000ULL
 #define VIRTIO_MODERN_BAR	VFIO_PCI_BAR4_REGION_INDEX
-
-static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 
 /* rig_setup()'s region: the BAR vd_env_bar() picks */
 #define ENV_BAR		UINT32_MAX

@@ -44,7 +44,6 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
-#define SZ_4K		0x1000ULL
 #define BAR_PAGES	((16ULL << 20) / SZ_4K)
 #define POOL		4
 #define MAX_THREADS	16
@@ -444,7 +443,6 @@ FIXTURE_TEARDOWN(stress)
 
 TEST_F_TIMEOUT(stress, many_ops_at_once, 900)
 {
-	static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
 	struct worker w[MAX_THREADS] = { 0 };
 	int nthreads = env_long("VD_STRESS_THREADS", 4);
 	double secs = env_long("VD_STRESS_SECS", 300), t0, t;

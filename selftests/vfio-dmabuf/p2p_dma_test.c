@@ -21,7 +21,6 @@
 #include "vd_test.h"
 #include <linux/edu_p2p.h>
 
-#define SZ_4K		0x1000ULL
 #define EXPORT_OFF	0x800000ULL	/* BAR2 offset of the exported range */
 #define EXPORT_LEN	0x40000ULL
 

@@ -21,6 +21,11 @@
 #include <unistd.h>
 #include <vfio-dmabuf/vd.h>
 
+#define SZ_4K	0x1000ULL
+
+/* The first page of a BAR, the range most tests export. */
+static const struct vfio_region_dma_range page0 = { .offset = 0, .length = SZ_4K };
+
 /* "ENODEV (No such device)" for a library call's -errno; "ok" for >= 0. */
 const char *vd_strerr(long ret);
 
