@@ -4,9 +4,10 @@
  * VFIO device and its dma-bufs. The command line tool, the demo, the bench
  * and the selftests all link it (tools/lib/vfio-dmabuf/).
  *
- * Every call returns 0 (or a count, a file descriptor) on success and
- * -errno on failure; none prints, none exits. Where a multi-step call
- * fails, it says which step in @step, for the caller's message.
+ * Every call that returns an int or a long returns 0 (or a count, a file
+ * descriptor) on success and -errno on failure; the few that return
+ * something else say so. None prints, none exits. Where opening a device
+ * fails, struct vd_dev's @step says which step, for the caller's message.
  */
 #ifndef VFIO_DMABUF_VD_H
 #define VFIO_DMABUF_VD_H
