@@ -59,7 +59,7 @@ struct vd_dev {
 	int group;		/* group path: /dev/vfio/N, or -1 */
 	int iommufd;		/* cdev path: /dev/iommu, or -1 */
 	int fd;			/* the device */
-	__u64 cfg_offset;	/* of the config region, once looked up */
+	__u64 cfg_offset;	/* of the config region, set at the first config access */
 	const char *step;	/* on failure, what failed */
 };
 

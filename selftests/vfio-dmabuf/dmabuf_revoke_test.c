@@ -35,7 +35,6 @@ static const char *const counted[] = {
 struct rig {
 	struct vd_dev dev;
 	int imp;
-	uint64_t cfg;	/* config region offset */
 	/* debugfs counts when the importer had mapped */
 	long revokes[NR_COUNTED], regrants[NR_COUNTED];
 };
@@ -53,10 +52,7 @@ static int rig_setup(struct __test_metadata *_metadata, struct rig *r,
 	ret = vd_open_group(&r->dev, bdf);
 	if (ret)
 		return ret;
-	ret = vd_region_info(&r->dev, VFIO_PCI_CONFIG_REGION_INDEX, &ri);
-	if (ret)
-		return ret;
-	r->cfg = ri.offset;
+	/* also looks up the config region's offset, for the raw writes below */
 	ret = vd_set_memory_enable(&r->dev, 1);
 	if (ret)
 		return ret;
@@ -332,7 +328,7 @@ static void *straddle_write(void *arg)
 {
 	struct straddle *w = arg;
 
-	w->ret = pwrite(w->r->dev.fd, w->buf, 2, w->r->cfg + PCI_COMMAND);
+	w->ret = pwrite(w->r->dev.fd, w->buf, 2, w->r->dev.cfg_offset + PCI_COMMAND);
 	return NULL;
 }
 
@@ -403,7 +399,8 @@ TEST_F(ivshmem, command_write_racing_a_flipping_thread)
 		if (!vd_importer_status(self->r.imp).mapped)
 			ASSERT_EQ(1, VD_ASSERT_OK(vd_importer_map(self->r.imp)));
 		/* ...then a write whose value is anyone's guess */
-		ASSERT_EQ(2, pwrite(self->r.dev.fd, (void *)&f.cmd, 2, self->r.cfg + PCI_COMMAND));
+		ASSERT_EQ(2, pwrite(self->r.dev.fd, (void *)&f.cmd, 2,
+				    self->r.dev.cfg_offset + PCI_COMMAND));
 		ASSERT_EQ(0, vd_cfg_read(&self->r.dev, PCI_COMMAND, &cmd, 2));
 		off += !(cmd & PCI_COMMAND_MEMORY);
 		vst = vd_importer_status(self->r.imp);
