@@ -51,10 +51,15 @@ def build_selftests():
     return rc == 0, msg, out
 
 
-def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
+def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf",
+                 kdir=None, krel=None):
     """Build one of the project's modules against TAG's headers, in a private
     copy of the tree (kbuild of these kernels writes objects next to the
-    sources). Returns (ok, log, path of the .ko)."""
+    sources); or, given @kdir and @krel, against those of a kernel the rig
+    did not fetch (check-host: the running one). Returns (ok, log, path of
+    the .ko)."""
+    kdir = kdir or config.tag_file(tag, "kdir")
+    krel = krel or config.krel(tag)
     work = os.path.join(config.CACHE, "build", tag + config.RUN_SUFFIX)
     os.makedirs(work, exist_ok=True)
     for d in ("drivers", "include", "selftests", SPLAT):
@@ -62,16 +67,16 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf"):
         util.sh(["rsync", "-a", "--delete", "--exclude", "*.o", "--exclude", "*.ko",
             os.path.join(config.TOP, d) + "/", os.path.join(work, d) + "/"])
     mdir = os.path.join(work, subdir)
-    if config.tag_file(tag, "kdir"):
-        rc, msg = util.sh(["make", "-C", config.tag_file(tag, "kdir"), "M=" + mdir, "modules"])
+    if kdir:
+        rc, msg = util.sh(["make", "-C", kdir, "M=" + mdir, "modules"])
     else:
         # 7.x's kbuild needs sid's toolchain: build in a cached sid chroot.
         rc, msg = util.sh([os.path.join(config.HOST, "k7-build.sh"), mdir])
     ko = os.path.join(mdir, name + ".ko")
     if rc == 0:
         rc2, vm = util.sh(["modinfo", "-F", "vermagic", ko])
-        if vm.split()[0] != config.krel(tag):
-            return False, "vermagic %r does not match %s" % (vm.strip(), config.krel(tag)), ko
+        if vm.split()[0] != krel:
+            return False, "vermagic %r does not match %s" % (vm.strip(), krel), ko
     return rc == 0, msg, ko
 
 

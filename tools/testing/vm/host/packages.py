@@ -86,14 +86,7 @@ def check_host_refusals(tap):
     VFIO driver: it refuses, saying why, and leaves every device as it was."""
     cmd = os.path.join(config.VM, "check-host")
     devs = "/sys/bus/pci/devices"
-
-    def driver(bdf):
-        try:
-            return os.path.basename(os.readlink(os.path.join(devs, bdf, "driver")))
-        except OSError:
-            return ""
-
-    before = {b: driver(b) for b in os.listdir(devs)}
+    before = {b: util.pci_driver(b) for b in os.listdir(devs)}
     bound = sorted(b for b, d in before.items() if d and not d.startswith("vfio"))
     cases = [([], "name the device: make check-host BDF="),
              (["0000:ff:1f.7"], "no PCI device 0000:ff:1f.7")]
@@ -105,6 +98,6 @@ def check_host_refusals(tap):
         tap.result(rc == 2 and want in msg,
                    "host: check-host %s refuses: %s" % (" ".join(args) or "(no BDF)", want),
                    "exit %d\n%s" % (rc, msg))
-    after = {b: driver(b) for b in os.listdir(devs)}
+    after = {b: util.pci_driver(b) for b in os.listdir(devs)}
     tap.result(after == before, "host: check-host left every device bound as it was",
                "before %s\nafter %s" % (before, after))
