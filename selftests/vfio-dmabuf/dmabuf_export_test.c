@@ -94,9 +94,7 @@ static long long dmabuf_size(int fd)
 
 TEST_F(export, probe_get_reports_support)
 {
-	VD_ASSERT_OK(vd_feature(self->dev.fd, VFIO_DEVICE_FEATURE_PROBE |
-				VFIO_DEVICE_FEATURE_GET | VFIO_DEVICE_FEATURE_DMA_BUF,
-				NULL, 0));
+	VD_ASSERT_OK(vd_export_probe(self->dev.fd));
 }
 
 TEST_F(export, probe_set_is_refused)

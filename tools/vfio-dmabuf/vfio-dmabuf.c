@@ -226,7 +226,7 @@ static int cmd_unbind(int argc, char **argv)
 {
 	char path[PATH_MAX], orig[NAME_MAX + 1] = "";
 	const char *bdf, *cur;
-	FILE *f;
+	int ret;
 
 	if (argc != 2)
 		bad_usage("unbind takes BDF");
@@ -235,20 +235,16 @@ static int cmd_unbind(int argc, char **argv)
 	cur = bound_driver(bdf);
 	if (*cur)
 		write_or_die(dev_path(bdf, "driver/unbind"), bdf, "unbind it from its driver");
-	write_or_die(dev_path(bdf, "driver_override"), "\n", "clear driver_override");
+	ret = vd_unoverride(bdf);
+	if (ret)
+		die("cannot clear %s: %s", dev_path(bdf, "driver_override"), strerror(-ret));
 	snprintf(path, sizeof(path), STATE_DIR "/%s", bdf);
-	f = fopen(path, "re");
-	if (f) {
-		if (!fgets(orig, sizeof(orig), f))
-			orig[0] = 0;
-		orig[strcspn(orig, "\n")] = 0;
-		fclose(f);
-		unlink(path);
-	}
+	if (vd_read_file(path, orig, sizeof(orig)))
+		orig[0] = '\0';	/* bound by something else: no driver to give back */
+	unlink(path);
 	if (*orig) {
 		snprintf(path, sizeof(path), "/sys/bus/pci/drivers/%s/bind", orig);
-		int ret = vd_write_file(path, bdf);
-
+		ret = vd_write_file(path, bdf);
 		if (ret)
 			fprintf(stderr, "%s: warning: cannot give %s back to %s: %s\n",
 				prog, bdf, orig, strerror(-ret));

@@ -24,13 +24,6 @@ const char *vd_strerr(long ret)
 	return buf;
 }
 
-int vd_host_checks_bytes(void)
-{
-	const char *env = getenv("VD_HOST_CHECKS_BYTES");
-
-	return !env || strcmp(env, "0");
-}
-
 static void *unbind_thread(void *arg)
 {
 	struct vd_unbinder *u = arg;

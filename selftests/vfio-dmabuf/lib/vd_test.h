@@ -38,11 +38,6 @@ void vd_pattern(void *buf, size_t len, uint32_t seed);
  * holds vd_pattern(len, seed) at @offset of BAR2. 0 or -errno.
  */
 int vd_host_expect(const char *what, uint64_t offset, uint64_t len, uint32_t seed);
-/*
- * Whether the host can check BAR bytes: the rig's ivshmem has a backing
- * file, a real device on a real host (make check-host) does not.
- */
-int vd_host_checks_bytes(void);
 
 /*
  * Record the outcome of a bad-input export for the errno table the host
