@@ -7,6 +7,8 @@ import json
 import os
 import re
 
+from . import util
+
 SPLAT = re.compile(
     r"(WARNING:|BUG:|Oops|general protection|KASAN|UBSAN|kmemleak|"
     r"possible circular locking|possible recursive locking|"
@@ -25,31 +27,56 @@ NOT_SPLAT = re.compile(
 class Tap:
     def __init__(self):
         self.n = self.passed = self.failed = self.skipped = 0
-        print("TAP version 13", flush=True)
+        util.emit("TAP version 13")
 
     def result(self, ok, name, diag="", skip=None):
         self.n += 1
         if skip is not None:
             self.skipped += 1
-            print("ok %d - %s # SKIP %s" % (self.n, name, skip), flush=True)
+            util.emit("ok %d - %s # SKIP %s" % (self.n, name, skip))
             return True
         if ok:
             self.passed += 1
         else:
             self.failed += 1
-        print("%s %d - %s" % ("ok" if ok else "not ok", self.n, name), flush=True)
+        lines = ["%s %d - %s" % ("ok" if ok else "not ok", self.n, name)]
         if not ok and diag:
-            for l in diag.rstrip().splitlines()[-40:]:
-                print("#   " + l, flush=True)
+            lines += ["#   " + l for l in diag.rstrip().splitlines()[-40:]]
+        util.emit(*lines)
         return ok
 
+    def replay(self, rec):
+        """Print what a Record took down, in its order."""
+        for args in rec.results:
+            self.result(*args)
+
     def finish(self):
-        print("1..%d" % self.n)
+        util.emit("1..%d" % self.n)
         line = "%d passed, %d failed" % (self.passed, self.failed)
         if self.skipped:
             line += ", %d skipped" % self.skipped
-        print(line, flush=True)
+        util.emit(line)
         return 0 if self.failed == 0 and self.n > 0 else 1
+
+
+class Record:
+    """Takes results down as Tap.result does, to print later (a job that
+    runs beside others, in a lane of its own: see check)."""
+
+    def __init__(self):
+        self.results = []
+        self.passed = self.failed = self.skipped = 0
+
+    def result(self, ok, name, diag="", skip=None):
+        self.results.append((ok, name, diag, skip))
+        if skip is not None:
+            self.skipped += 1
+            return True
+        if ok:
+            self.passed += 1
+        else:
+            self.failed += 1
+        return ok
 
 
 def guest_results(tap, name, share, status, err):

@@ -2,10 +2,22 @@
 """Log lines and subprocesses, for every host module."""
 import os
 import subprocess
+import sys
+import threading
+
+_out_lock = threading.Lock()
+
+
+def emit(*lines):
+    """Print whole lines to the TAP stream, from any thread."""
+    with _out_lock:
+        sys.stdout.write("".join(l + "\n" for l in lines))
+        sys.stdout.flush()
 
 
 def log(msg):
-    print("# " + msg, flush=True)
+    """A '# ' line of the TAP stream."""
+    emit("# " + msg)
 
 
 def pci_driver(bdf):
