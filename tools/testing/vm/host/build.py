@@ -84,7 +84,8 @@ def dkms_build(tag):
     """`dkms build` of the tree `make dkms-src` stages, against TAG's
     headers, with DKMS's trees in the cache (the host's stay untouched).
     Returns (ok, log)."""
-    top = os.path.join(config.CACHE, "dkms" + config.RUN_SUFFIX)
+    # per tag: kernels' jobs run side by side (check's lanes)
+    top = os.path.join(config.CACHE, "dkms" + config.RUN_SUFFIX + "-" + tag)
     shutil.rmtree(top, ignore_errors=True)
     ver = re.search(r'PACKAGE_VERSION="([^"]+)"',
                     open(os.path.join(config.TOP, "dkms.conf")).read()).group(1)

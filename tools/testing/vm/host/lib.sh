@@ -56,8 +56,17 @@ vd_apt() {
 }
 
 # vd_apt_init TAG: write the private sources for TAG's suites and update them
-# (at most once an hour, so a warm cache works offline for a while).
+# (at most once an hour, so a warm cache works offline for a while). Jobs
+# running side by side (check's lanes) take turns: apt locks its lists.
 vd_apt_init() {
+	mkdir -p "$VD_CACHE/apt"
+	(
+		flock 9
+		vd_apt_init_locked "$1"
+	) 9>"$VD_CACHE/apt/$1.lock" || exit 1
+}
+
+vd_apt_init_locked() {
 	local tag=$1 st=$VD_CACHE/apt/$1 main sec s
 	main=${VD_MIRROR:-$(vd_mirror '')}
 	sec=${VD_SECURITY_MIRROR:-$(vd_mirror '-security')}

@@ -25,7 +25,7 @@ if [ -s "$out" ]; then echo "$out"; exit 0; fi
 
 mkdir -p "$VD_CACHE/initramfs" "$VD_CACHE/tmp"
 r=$(mktemp -d "$VD_CACHE/tmp/initramfs.XXXXXX")
-trap 'rm -rf "$r"' EXIT
+trap 'rm -rf "$r" "$r.cpio.gz"' EXIT
 mkdir -p "$r"/{bin,sbin,etc,proc,sys,dev,tmp,run,root,mnt/host,lib64,usr/bin,usr/sbin} "$r/lib/modules/$krel"
 cp /bin/busybox "$r/bin/busybox"
 for a in $(/bin/busybox --list); do [ -e "$r/bin/$a" ] || ln -s busybox "$r/bin/$a"; done
@@ -65,7 +65,9 @@ mkdir -p "$r/etc/libibverbs.d"
 cp /etc/libibverbs.d/rxe.driver "$r/etc/libibverbs.d/"
 
 install -m 755 "$VD_GUEST/guest-init" "$r/init"
-(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$out.tmp"
-mv "$out.tmp" "$out"
+# two jobs may make the same image at once (check's lanes): each writes its
+# own file, and the rename is atomic
+(cd "$r" && find . | cpio -o -H newc --quiet | gzip -1) >"$r.cpio.gz"
+mv "$r.cpio.gz" "$out"
 vd_log "$tag: initramfs $(du -h "$out" | cut -f1), $(find "$r/lib/modules" -name '*.ko' | wc -l) modules"
 echo "$out"
