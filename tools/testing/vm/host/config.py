@@ -39,6 +39,11 @@ BOOT_APPEND = {DEBUG_TAG: "panic_on_warn=1"}
 BOOT_TIMEOUT_SCALE = {DEBUG_TAG: 3}
 
 
+def built(tag):
+    """A kernel the rig builds from source, not one it fetches."""
+    return tag == DEBUG_TAG
+
+
 def tag_file(tag, name):
     try:
         return open(os.path.join(CACHE, "k", tag, name)).read().strip()
