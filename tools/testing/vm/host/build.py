@@ -70,8 +70,8 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf",
     if kdir:
         rc, msg = util.sh(["make", "-C", kdir, "M=" + mdir, "modules"])
     else:
-        # 7.x's kbuild needs sid's toolchain: build in a cached sid chroot.
-        rc, msg = util.sh([os.path.join(config.HOST, "k7-build.sh"), mdir])
+        # its kbuild needs its suite's toolchain: build in a cached chroot
+        rc, msg = util.sh([os.path.join(config.HOST, "chroot-build.sh"), tag, mdir])
     ko = os.path.join(mdir, name + ".ko")
     if rc == 0:
         rc2, vm = util.sh(["modinfo", "-F", "vermagic", ko])
@@ -82,8 +82,8 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf",
 
 def dkms_build(tag):
     """`dkms build` of the tree `make dkms-src` stages, against TAG's
-    headers, with DKMS's trees in the cache (the host's stay untouched).
-    Returns (ok, log)."""
+    headers, with DKMS's trees in the cache (the host's stay untouched); in
+    the tag's build chroot for those that have one. Returns (ok, log)."""
     # per tag: kernels' jobs run side by side (check's lanes)
     top = os.path.join(config.CACHE, "dkms" + config.RUN_SUFFIX + "-" + tag)
     shutil.rmtree(top, ignore_errors=True)
@@ -95,10 +95,15 @@ def dkms_build(tag):
         return False, msg
     for d in ("tree", "inst"):
         os.makedirs(os.path.join(top, d))
-    cmd = ["dkms", "build", "vfio-pci-dmabuf/" + ver,
-           "--dkmstree", os.path.join(top, "tree"), "--sourcetree", os.path.join(top, "src"),
-           "--installtree", os.path.join(top, "inst"), "-k", config.krel(tag),
-           "--kernelsourcedir", config.tag_file(tag, "kdir")]
+    if config.build_root(tag):
+        # as its modules: dkms runs in the tag's build chroot
+        cmd = [os.path.join(config.HOST, "chroot-build.sh"), "--dkms", tag, top,
+               "vfio-pci-dmabuf/" + ver]
+    else:
+        cmd = ["dkms", "build", "vfio-pci-dmabuf/" + ver,
+               "--dkmstree", os.path.join(top, "tree"), "--sourcetree", os.path.join(top, "src"),
+               "--installtree", os.path.join(top, "inst"), "-k", config.krel(tag),
+               "--kernelsourcedir", config.tag_file(tag, "kdir")]
     rc, msg = util.sh(cmd)
     ko = os.path.join(top, "tree", "vfio-pci-dmabuf", ver, config.krel(tag), "x86_64", "module",
                       "vfio-pci-dmabuf.ko")

@@ -24,9 +24,21 @@ RUN_SUFFIX = os.environ.get("VD_RUN_SUFFIX", "")
 SUITES = {
     "6.1": ["bookworm", "bookworm-security"],
     "6.12": ["bookworm-backports"],
+    "deb13": ["trixie", "trixie-security"],
     "7.x": ["sid"],
 }
 TAGS = list(SUITES)
+# Tags whose headers the host cannot use (their kbuild tools are linked
+# against a newer glibc, their Makefile names a newer gcc): their modules
+# are built in a cached minbase chroot of this suite, with the headers and
+# toolchain Debian built the kernel with (host/chroot-build.sh). A tag not
+# named here builds on the host, with the compiler its headers name
+# (host/deps.sh installs it).
+BUILD_ROOT = {"deb13": "trixie", "7.x": "sid"}
+# Where vfio-pci itself exports BARs as dma-bufs (mainline): our driver
+# must refuse to build there and the suite runs vfio-pci. Every other tag
+# has our driver under test.
+MAINLINE = {"7.x"}
 # One more tag, built rather than fetched, run by make check after the
 # Debian kernels: 6.12 built from the linux-source of DEBUG_SOURCE_TAG's
 # suite with lockdep, KASAN, kmemleak and debugobjects
@@ -37,6 +49,9 @@ DEBUG_SOURCE_TAG = "6.12"
 BOOT_APPEND = {DEBUG_TAG: "panic_on_warn=1"}
 # Its guest runs several times slower than the Debian kernels' under TCG.
 BOOT_TIMEOUT_SCALE = {DEBUG_TAG: 3}
+# What a run is called in test names: its kernel's major.minor (from krel)
+# and this suffix, so that two tags of one kernel version read apart.
+LABEL_SUFFIX = {"deb13": "-deb13", DEBUG_TAG: "-dbg"}
 
 
 def built(tag):
@@ -57,17 +72,23 @@ def krel(tag):
 
 def label(tag):
     """6.12.95+deb12-amd64 -> 6.12: what the run is called in test names;
-    the debug kernel is 6.12-dbg, apart from Debian's 6.12."""
+    trixie's is 6.12-deb13 and the debug kernel 6.12-dbg (LABEL_SUFFIX),
+    apart from bookworm-backports' 6.12."""
     m = re.match(r"(\d+\.\d+)", krel(tag))
     if not m:
         return tag
-    return m.group(1) + ("-" + tag if tag == DEBUG_TAG else "")
+    return m.group(1) + LABEL_SUFFIX.get(tag, "")
 
 
 def ours(tag):
-    """Our driver is under test on 6.x (dbg is a 6.12); 7.x runs mainline
-    vfio-pci."""
-    return tag.startswith("6.") or tag == DEBUG_TAG
+    """Our driver is under test everywhere but on mainline (7.x), which
+    runs vfio-pci."""
+    return tag not in MAINLINE
+
+
+def build_root(tag):
+    """The Debian suite whose chroot builds TAG's modules; None: the host."""
+    return BUILD_ROOT.get(tag)
 
 
 def driver(tag):
@@ -76,10 +97,12 @@ def driver(tag):
 
 def shell():
     """VAR=value lines for host/lib.sh: the cache, the tags, each tag's
-    suites as VD_SUITES_<tag with . as _>."""
+    suites as VD_SUITES_<tag with . as _>, and the build chroot's suite of
+    those that have one as VD_BUILD_ROOT_<tag>."""
     v = [("VD_CACHE", CACHE), ("VD_TAGS", " ".join(TAGS)), ("VD_DEBUG_TAG", DEBUG_TAG),
          ("VD_DBG_SOURCE_TAG", DEBUG_SOURCE_TAG)]
     v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in SUITES.items()]
+    v += [("VD_BUILD_ROOT_" + re.sub(r"\W", "_", t), s) for t, s in BUILD_ROOT.items()]
     return "".join("%s=%s\n" % (k, shlex.quote(val)) for k, val in v)
 
 

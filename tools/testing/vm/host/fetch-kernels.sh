@@ -10,7 +10,8 @@
 #   version     the Debian package version
 #   vmlinux     ELF kernel for QEMU's PVH entry
 #   root/       the unpacked image (+modules) packages; modules in root/lib/modules/KREL
-#   kdir        path of the headers tree to build out-of-tree modules against (6.x only)
+#   kdir        path of the headers tree to build out-of-tree modules against
+#               (only tags built on the host: config.py's BUILD_ROOT)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -54,13 +55,14 @@ one_tag() {
 		done
 	fi
 	[ ${#pkgs[@]} -gt 0 ] || vd_die "$tag: no unsigned image package for $krel"
-	case $tag in
-	6.*)	# headers: only the 6.x guests get our module built for them
+	if [ -z "$(vd_build_root "$tag")" ]; then
+		# headers, for the tags whose modules the host builds (the
+		# others' are installed in their build chroot: chroot-build.sh)
 		hdrs=("linux-headers-$krel")
 		for p in $(vd_depends "$tag" "linux-headers-$krel"); do
 			case $p in linux-headers-*|linux-kbuild-*) hdrs+=("$p") ;; esac
-		done ;;
-	esac
+		done
+	fi
 	dir=$VD_CACHE/debs/$tag
 	fetch "$tag" "$dir" "${pkgs[@]}" "${hdrs[@]}"
 

@@ -17,7 +17,8 @@ VD_GUEST=$VD_TOP/tools/testing/vm/guest
 # and VD_DBG_SOURCE_TAG, whose suite's linux-source it is built from; and
 # VD_SUITES_<tag>, the Debian suites whose metapackage names each kernel
 # (the exact version is resolved at fetch time and recorded in
-# $VD_CACHE/k/<tag>/krel).
+# $VD_CACHE/k/<tag>/krel); VD_BUILD_ROOT_<tag>, the suite of the chroot
+# that builds its modules, for the tags whose headers the host cannot use.
 vd_config=$(python3 "$VD_RIG/config.py" --shell) || { echo "vfio-dmabuf: host/config.py failed" >&2; exit 1; }
 eval "$vd_config"
 unset vd_config
@@ -25,6 +26,11 @@ vd_suites() { # vd_suites TAG: its suites, as config.py's SUITES says
 	local v=VD_SUITES_${1//[^A-Za-z0-9]/_}
 	[ -n "${!v:-}" ] || return 1
 	echo "${!v}"
+}
+
+vd_build_root() { # vd_build_root TAG: the suite of its build chroot; none: the host
+	local v=VD_BUILD_ROOT_${1//[^A-Za-z0-9]/_}
+	echo "${!v:-}"
 }
 
 vd_log() { printf '%s\n' "vfio-dmabuf: $*" >&2; }
