@@ -112,11 +112,29 @@ vd_krel() { cat "$VD_CACHE/k/$1/krel" 2>/dev/null; }
 
 # vd_in_root DIR CMD...: run CMD in the chroot DIR with its own /proc (objtool,
 # dkms and maintainer scripts want it); the mount dies with the namespace.
+# When the rig itself runs in a chroot (as CI systems run it), / is no mount
+# point and unshare cannot make the new namespace private; a proc mount in
+# a namespace whose mounts still propagate would outlive it in the parent.
+# There, proc is mounted in the rig's own namespace and unmounted when CMD
+# ends (or the shell is killed by a signal); vd_drop_root removes what a
+# SIGKILL leaves.
 vd_in_root() {
-	unshare -m --propagation private sh -c 'r=$1; shift
-		mount -t proc proc "$r/proc" && exec chroot "$r" /usr/bin/env -i \
-		PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root LC_ALL=C.UTF-8 \
-		DEBIAN_FRONTEND=noninteractive "$@"' sh "$@"
+	local env=(/usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin HOME=/root
+		LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive)
+	if unshare -m --propagation private true 2>/dev/null; then
+		unshare -m --propagation private sh -c 'r=$1; shift
+			mount -t proc proc "$r/proc" && exec chroot "$r" "$@"' sh "$1" "${env[@]}" "${@:2}"
+		return
+	fi
+	(
+		r=$1
+		shift
+		mount -t proc proc "$r/proc" || exit 1
+		trap 'umount "$r/proc"' EXIT
+		trap 'exit 130' INT
+		trap 'exit 143' TERM HUP
+		chroot "$r" "${env[@]}" "$@"
+	)
 }
 
 # vd_drop_root DIR: remove a (possibly half-made) chroot, mounts left by a kill first.
