@@ -110,6 +110,13 @@ vd_has_pkg() {
 # vd_krel TAG: the resolved kernel release of a fetched tag.
 vd_krel() { cat "$VD_CACHE/k/$1/krel" 2>/dev/null; }
 
+# vd_cc TAG: the compiler a fetched tag's kernel was built with, as its
+# config names it (e.g. x86_64-linux-gnu-gcc-12); its out-of-tree modules
+# are built with it.
+vd_cc() {
+	sed -n 's/^CONFIG_CC_VERSION_TEXT="\([^ ]*\) .*/\1/p' "$VD_CACHE/k/$1/config" 2>/dev/null || true
+}
+
 # vd_in_root DIR CMD...: run CMD in the chroot DIR with its own /proc (objtool,
 # dkms and maintainer scripts want it); the mount dies with the namespace.
 # When the rig itself runs in a chroot (as CI systems run it), / is no mount
