@@ -63,9 +63,18 @@ fi
 src=$(ls -d "$sd"/linux-source-*/)
 src=${src%/}
 
-key=$(cat "$frag" "$0" | sha256sum | cut -c1-12)
+# The compiler: the one Debian built the source tag's kernel with (its
+# config's CONFIG_CC_VERSION_TEXT, e.g. x86_64-linux-gnu-gcc-12; deps.sh
+# installs it), not the host's default, which is gcc-14 on Debian 13. Its
+# version is in the build dir's name and the key: a host switch never
+# reuses objects another compiler built.
+[ -n "$(vd_cc "$VD_DBG_SOURCE_TAG")" ] || "$VD_RIG/fetch-kernels.sh" "$VD_DBG_SOURCE_TAG"
+cc=$(vd_cc "$VD_DBG_SOURCE_TAG")
+command -v "$cc" >/dev/null || vd_die "dbg: no $cc on the host (host/deps.sh installs it)"
+key=$( { cat "$frag" "$0"; "$cc" --version | head -n1; } | sha256sum | cut -c1-12)
 # Debian versions hold '~' and '+': keep make's paths plain.
 bd=$VD_CACHE/build/dbg-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')
+bd=$bd-$(echo "${cc#x86_64-linux-gnu-}-$("$cc" -dumpfullversion)" | tr -c 'A-Za-z0-9.\n-' '_')
 id=$(basename "$bd")-$key
 obj=$bd/obj
 out=$VD_CACHE/k/dbg
@@ -86,7 +95,7 @@ mkdir -p "$obj"
 touch "$bd/.vd-kbuild"
 log=$bd/build.log
 $config_only && log=$obj/config.log
-kmake() { make -C "$src" O="$obj" "$@"; }
+kmake() { make -C "$src" O="$obj" CC="$cc" "$@"; }
 
 # allnoconfig with the fragment as its base: what the fragment does not
 # name stays off, which is what keeps this build small.
@@ -166,9 +175,11 @@ echo "$id" >"$out.new/build"
 rm -rf "$out"
 mv "$out.new" "$out"
 
-# Builds of other source versions are no longer referenced by k/dbg/kdir.
+# Builds of other source versions are no longer referenced by k/dbg/kdir
+# (those of this version by another compiler stay for their host).
 for d in "$VD_CACHE"/build/dbg-*/; do
 	d=${d%/}
-	if [ "$d" != "$bd" ] && [ -e "$d/.vd-kbuild" ]; then rm -rf "$d"; fi
+	case $d in "$VD_CACHE/build/dbg-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')"*) continue ;; esac
+	if [ -e "$d/.vd-kbuild" ]; then rm -rf "$d"; fi
 done
 vd_log "dbg: ready: $krel, vmlinux $(du -h "$out/vmlinux" | cut -f1), $(elapsed) in all"

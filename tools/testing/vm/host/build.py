@@ -68,7 +68,11 @@ def build_module(tag, subdir="drivers/vfio/pci/dmabuf", name="vfio-pci-dmabuf",
             os.path.join(config.TOP, d) + "/", os.path.join(work, d) + "/"])
     mdir = os.path.join(work, subdir)
     if kdir:
-        rc, msg = util.sh(["make", "-C", kdir, "M=" + mdir, "modules"])
+        # with the compiler the kernel was built with (Debian's headers
+        # name it too; the debug kernel's build dir does not)
+        cc = re.search(r'^CONFIG_CC_VERSION_TEXT="(\S+)', config.tag_file(tag, "config"), re.M)
+        rc, msg = util.sh(["make", "-C", kdir, "M=" + mdir, "modules"] +
+                          (["CC=" + cc.group(1)] if cc else []))
     else:
         # its kbuild needs its suite's toolchain: build in a cached chroot
         rc, msg = util.sh([os.path.join(config.HOST, "chroot-build.sh"), tag, mdir])
