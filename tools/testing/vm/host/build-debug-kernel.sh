@@ -1,46 +1,57 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
-# Build the "dbg" guest kernel: Debian's linux-source-6.12 (the 6.12 tag's
-# suite, version resolved at fetch time) configured from allnoconfig plus
-# debug.config: lockdep, KASAN, kmemleak, debugobjects, fault injection, and
-# only the drivers the rig's machine and the suite use. fetch-kernels.sh dbg
-# runs this; it can also be run by hand.
+# Build a debug guest kernel, TAG one of config.py's DEBUG_KERNELS ("dbg",
+# the default, or "dbg2"): Debian's linux-source-6.12 (the 6.12 tag's suite,
+# version resolved at fetch time) configured from allnoconfig plus the tag's
+# fragments (debug.config: lockdep, KASAN, kmemleak, debugobjects, fault
+# injection, and only the drivers the rig's machine and the suite use;
+# dbg2 adds debug-p2p.config). fetch-kernels.sh TAG runs this; it can also
+# be run by hand.
 #
-# usage: build-debug-kernel.sh [--config-only | --clean]
+# usage: build-debug-kernel.sh [TAG] [--config-only | --clean]
 #   --config-only  make and check a .config (in a scratch dir), print its
 #                  path, build nothing
 #   --clean        build from scratch (default: kbuild redoes what changed)
 #
-# Result: $VD_CACHE/k/dbg/, laid out like the Debian tags (fetch-kernels.sh):
+# Result: $VD_CACHE/k/TAG/, laid out like the Debian tags (fetch-kernels.sh):
 #   krel, version (Debian's source version), vmlinux (ELF with a PVH note),
 #   config, root/lib/modules/KREL (modules_install + depmod), kdir (the O=
 #   build dir: make -C $(cat kdir) M=DIR modules builds against it), and
 #   build (the cache key below).
-# Cache: the whole source tree in $VD_CACHE/src/dbg/, the build in
-# $VD_CACHE/build/dbg-VERSION/{obj,build.log}. k/dbg/build records
-# VERSION-HASH, HASH covering debug.config and this script: when either
-# changes, the same obj/ is reconfigured and kbuild rebuilds only what the
-# change touches (minutes instead of a cold build). A new source version
-# gets a new build dir; the old one is removed once the new one succeeded.
+# Cache: the whole source tree in $VD_CACHE/src/dbg/ (one for every tag),
+# the build in $VD_CACHE/build/TAG-VERSION/{obj,build.log}. k/TAG/build
+# records TAG-VERSION-HASH, HASH covering the tag's merged fragments and this
+# script: when one changes, the same obj/ is reconfigured and kbuild
+# rebuilds only what the change touches (minutes instead of a cold build).
+# A new source version gets a new build dir; the old one is removed once
+# the new one succeeded.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
+usage="usage: build-debug-kernel.sh [TAG] [--config-only | --clean]"
+tag=$VD_DEBUG_TAG
+case ${1:-} in
+-*|"") ;;
+*) tag=$1; shift ;;
+esac
 config_only=false
 clean=false
 case ${1:-} in
 --config-only) config_only=true ;;
 --clean) clean=true ;;
 "") ;;
-*) vd_die "usage: build-debug-kernel.sh [--config-only | --clean]" ;;
+*) vd_die "$usage" ;;
 esac
-
-frag=$VD_RIG/debug.config
+fv=VD_FRAGS_${tag//[^A-Za-z0-9]/_}
+[ -n "${!fv:-}" ] || vd_die "$tag: not one of the debug tags ($VD_DEBUG_TAGS); $usage"
+frags=()
+for f in ${!fv}; do frags+=("$VD_RIG/$f"); done
 jobs=${VD_JOBS:-$(nproc)}
 t0=$SECONDS
 elapsed() { printf '%dm%02ds' $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60)); }
 
-# One build at a time (check.py runs may overlap); the lock is released
-# when this script exits.
+# One build at a time, of any tag (check.py runs may overlap, and the tags
+# share src/dbg); the lock is released when this script exits.
 mkdir -p "$VD_CACHE/build"
 exec 9>"$VD_CACHE/build/dbg.lock"
 flock 9
@@ -53,7 +64,7 @@ ver=$(cat "$VD_CACHE/src/$VD_DBG_SOURCE_TAG/version")
 tarball=$(ls "$VD_CACHE/src/$VD_DBG_SOURCE_TAG"/pkg/usr/src/linux-source-*.tar.*)
 sd=$VD_CACHE/src/dbg
 if [ "$(cat "$sd/version" 2>/dev/null)" != "$ver" ]; then
-	vd_log "dbg: unpacking $(basename "$tarball") ($ver)"
+	vd_log "$tag: unpacking $(basename "$tarball") ($ver)"
 	rm -rf "$sd"
 	mkdir -p "$sd.new"
 	tar -C "$sd.new" -xf "$tarball"
@@ -63,6 +74,14 @@ fi
 src=$(ls -d "$sd"/linux-source-*/)
 src=${src%/}
 
+# The fragments as one, a symbol's last line winning: kconfig would take
+# the last too, but only after a warning, and the check below wants one
+# line per symbol. With one fragment (dbg) this is that fragment's bytes.
+merged=$(awk '{ s = ""; if (match($0, /^CONFIG_[A-Za-z0-9_]+=/)) s = substr($0, 1, RLENGTH - 1)
+       else if (match($0, /^# CONFIG_[A-Za-z0-9_]+ is not set$/)) s = $2
+       line[NR] = $0; sym[NR] = s; if (s != "") last[s] = NR }
+     END { for (i = 1; i <= NR; i++) if (sym[i] == "" || last[sym[i]] == i) print line[i] }' \
+	"${frags[@]}")
 # The compiler: the one Debian built the source tag's kernel with (its
 # config's CONFIG_CC_VERSION_TEXT, e.g. x86_64-linux-gnu-gcc-12; deps.sh
 # installs it), not the host's default, which is gcc-14 on Debian 13. Its
@@ -70,22 +89,26 @@ src=${src%/}
 # reuses objects another compiler built.
 [ -n "$(vd_cc "$VD_DBG_SOURCE_TAG")" ] || "$VD_RIG/fetch-kernels.sh" "$VD_DBG_SOURCE_TAG"
 cc=$(vd_cc "$VD_DBG_SOURCE_TAG")
-command -v "$cc" >/dev/null || vd_die "dbg: no $cc on the host (host/deps.sh installs it)"
-key=$( { cat "$frag" "$0"; "$cc" --version | head -n1; } | sha256sum | cut -c1-12)
+command -v "$cc" >/dev/null || vd_die "$tag: no $cc on the host (host/deps.sh installs it)"
+# The key: what configures the kernel (the merged fragment), how it is
+# built (this script) and by which compiler.
+key=$( { printf '%s\n' "$merged"; cat "$0"; "$cc" --version | head -n1; } |
+	sha256sum | cut -c1-12)
 # Debian versions hold '~' and '+': keep make's paths plain.
-bd=$VD_CACHE/build/dbg-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')
-bd=$bd-$(echo "${cc#x86_64-linux-gnu-}-$("$cc" -dumpfullversion)" | tr -c 'A-Za-z0-9.\n-' '_')
+vdir=$tag-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')
+bd=$VD_CACHE/build/$vdir-$(echo "${cc#x86_64-linux-gnu-}-$("$cc" -dumpfullversion)" |
+	tr -c 'A-Za-z0-9.\n-' '_')
 id=$(basename "$bd")-$key
 obj=$bd/obj
-out=$VD_CACHE/k/dbg
+out=$VD_CACHE/k/$tag
 if $config_only; then
 	obj=$bd/config-only
 elif ! $clean && [ "$(cat "$out/build" 2>/dev/null)" = "$id" ] &&
      [ -s "$out/vmlinux" ] && [ -d "$obj" ]; then
-	vd_log "dbg: $(cat "$out/krel") (Debian source $ver, debug.config $key) cached"
+	vd_log "$tag: $(cat "$out/krel") (Debian source $ver, ${!fv} $key) cached"
 	exit 0
 else
-	# obj/ is about to change under k/dbg/kdir: k/dbg is stale until done.
+	# obj/ is about to change under k/TAG/kdir: k/TAG is stale until done.
 	rm -f "$out/build"
 fi
 if $clean; then rm -rf "$obj"; fi
@@ -97,11 +120,14 @@ log=$bd/build.log
 $config_only && log=$obj/config.log
 kmake() { make -C "$src" O="$obj" CC="$cc" "$@"; }
 
+frag=$obj/fragment.config
+printf '%s\n' "$merged" >"$frag"
+
 # allnoconfig with the fragment as its base: what the fragment does not
 # name stays off, which is what keeps this build small.
-vd_log "dbg: configuring $id (log: $log)"
+vd_log "$tag: configuring $id (log: $log)"
 kmake KCONFIG_ALLCONFIG="$frag" allnoconfig >"$log" 2>&1 ||
-	{ tail -n 20 "$log" >&2; vd_die "dbg: allnoconfig failed"; }
+	{ tail -n 20 "$log" >&2; vd_die "$tag: allnoconfig failed"; }
 # Kconfig silently drops a symbol whose dependencies are unmet: check that
 # every line of the fragment made it into .config as written.
 missing=()
@@ -121,7 +147,7 @@ while read -r line; do
 	esac
 done <"$frag"
 if [ ${#missing[@]} -gt 0 ]; then
-	vd_log "dbg: these debug.config lines did not make it into $obj/.config" \
+	vd_log "$tag: these lines of ${!fv} did not make it into $obj/.config" \
 		"(an unmet dependency?):"
 	printf '  %s\n' "${missing[@]}" >&2
 	exit 1
@@ -135,14 +161,14 @@ fi
 # is; a cold build against the number of files the last one compiled. The
 # ticker lets go of the lock and stops by itself should this script die.
 last=
-$cold && last=$(cat "$VD_CACHE/build/dbg.files" 2>/dev/null || true)
-vd_log "dbg: building vmlinux and modules with -j$jobs ($($cold && echo cold ||
+$cold && last=$(cat "$VD_CACHE/build/$tag.files" 2>/dev/null || true)
+vd_log "$tag: building vmlinux and modules with -j$jobs ($($cold && echo cold ||
 	echo incremental)${last:+, $last files last time})"
 (
 	exec 9>&-
 	while sleep 30 && kill -0 $$ 2>/dev/null; do
 		n=$(grep -c '^  CC' "$log" || true)
-		vd_log "dbg: building, $n${last:+/~$last} files compiled, $(elapsed)"
+		vd_log "$tag: building, $n${last:+/~$last} files compiled, $(elapsed)"
 	done
 ) &
 ticker=$!
@@ -150,19 +176,19 @@ trap 'kill "$ticker" 2>/dev/null || true' EXIT
 if ! kmake -j"$jobs" vmlinux modules >>"$log" 2>&1; then
 	kill "$ticker" 2>/dev/null || true
 	grep -E 'error|Error' "$log" | tail -n 20 >&2 || true
-	vd_die "dbg: build failed after $(elapsed); see $log"
+	vd_die "$tag: build failed after $(elapsed); see $log"
 fi
 kill "$ticker" 2>/dev/null || true
-if $cold; then grep -c '^  CC' "$log" >"$VD_CACHE/build/dbg.files" || true; fi
+if $cold; then grep -c '^  CC' "$log" >"$VD_CACHE/build/$tag.files" || true; fi
 krel=$(kmake -s kernelrelease)
-vd_log "dbg: built $krel in $(elapsed)"
+vd_log "$tag: built $krel in $(elapsed)"
 
 # Same layout as a fetched tag; populate beside it, then swap.
 rm -rf "$out.new"
 mkdir -p "$out.new/root"
 # depmod as fetch-kernels.sh runs it, not the one modules_install would.
 kmake INSTALL_MOD_PATH="$out.new/root" INSTALL_MOD_STRIP=1 DEPMOD=/bin/true \
-	modules_install >>"$log" 2>&1 || vd_die "dbg: modules_install failed; see $log"
+	modules_install >>"$log" 2>&1 || vd_die "$tag: modules_install failed; see $log"
 # No build/ or source/ links into the build trees in root/ (kdir says where).
 rm -f "$out.new/root/lib/modules/$krel/build" "$out.new/root/lib/modules/$krel/source"
 depmod -b "$out.new/root" "$krel"
@@ -175,11 +201,11 @@ echo "$id" >"$out.new/build"
 rm -rf "$out"
 mv "$out.new" "$out"
 
-# Builds of other source versions are no longer referenced by k/dbg/kdir
+# Builds of other source versions are no longer referenced by k/TAG/kdir
 # (those of this version by another compiler stay for their host).
-for d in "$VD_CACHE"/build/dbg-*/; do
+for d in "$VD_CACHE/build/$tag"-*/; do
 	d=${d%/}
-	case $d in "$VD_CACHE/build/dbg-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')"*) continue ;; esac
+	case $d in "$VD_CACHE/build/$vdir"-*) continue ;; esac
 	if [ -e "$d/.vd-kbuild" ]; then rm -rf "$d"; fi
 done
-vd_log "dbg: ready: $krel, vmlinux $(du -h "$out/vmlinux" | cut -f1), $(elapsed) in all"
+vd_log "$tag: ready: $krel, vmlinux $(du -h "$out/vmlinux" | cut -f1), $(elapsed) in all"

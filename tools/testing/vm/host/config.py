@@ -39,24 +39,34 @@ BUILD_ROOT = {"deb13": "trixie", "7.x": "sid"}
 # must refuse to build there and the suite runs vfio-pci. Every other tag
 # has our driver under test.
 MAINLINE = {"7.x"}
-# One more tag, built rather than fetched, run by make check after the
+# More tags, built rather than fetched, run by make check after the
 # Debian kernels: 6.12 built from the linux-source of DEBUG_SOURCE_TAG's
 # suite with lockdep, KASAN, kmemleak and debugobjects
-# (host/build-debug-kernel.sh, host/debug.config). A WARN or a KASAN
-# report there panics (panic_on_warn): the run stops where it happened.
-DEBUG_TAG = "dbg"
+# (host/build-debug-kernel.sh TAG). A WARN or a KASAN report there panics
+# (panic_on_warn): the run stops where it happened. Each tag: the suffix
+# its tests are named with (6.12-<suffix>) and the config fragments applied,
+# in order, on top of allnoconfig (a later line for a symbol overrides an
+# earlier one). dbg has Debian's dma-buf and PCI options; dbg2 has those
+# Fedora, RHEL and Ubuntu turn on (host/debug-p2p.config).
+DEBUG_KERNELS = {
+    "dbg": ("dbg", ["debug.config"]),
+    "dbg2": ("dbg-p2p", ["debug.config", "debug-p2p.config"]),
+}
+DEBUG_TAGS = list(DEBUG_KERNELS)
+# The first one: prove-splat's.
+DEBUG_TAG = DEBUG_TAGS[0]
 DEBUG_SOURCE_TAG = "6.12"
-BOOT_APPEND = {DEBUG_TAG: "panic_on_warn=1"}
-# Its guest runs several times slower than the Debian kernels' under TCG.
-BOOT_TIMEOUT_SCALE = {DEBUG_TAG: 3}
+BOOT_APPEND = {t: "panic_on_warn=1" for t in DEBUG_TAGS}
+# Their guests run several times slower than the Debian kernels' under TCG.
+BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}
 # What a run is called in test names: its kernel's major.minor (from krel)
 # and this suffix, so that two tags of one kernel version read apart.
-LABEL_SUFFIX = {"deb13": "-deb13", DEBUG_TAG: "-dbg"}
+LABEL_SUFFIX = dict({"deb13": "-deb13"}, **{t: "-" + s for t, (s, _) in DEBUG_KERNELS.items()})
 
 
 def built(tag):
     """A kernel the rig builds from source, not one it fetches."""
-    return tag == DEBUG_TAG
+    return tag in DEBUG_KERNELS
 
 
 def tag_file(tag, name):
@@ -72,8 +82,8 @@ def krel(tag):
 
 def label(tag):
     """6.12.95+deb12-amd64 -> 6.12: what the run is called in test names;
-    trixie's is 6.12-deb13 and the debug kernel 6.12-dbg (LABEL_SUFFIX),
-    apart from bookworm-backports' 6.12."""
+    trixie's is 6.12-deb13 and the debug kernels 6.12-dbg and
+    6.12-dbg-p2p (LABEL_SUFFIX), apart from bookworm-backports' 6.12."""
     m = re.match(r"(\d+\.\d+)", krel(tag))
     if not m:
         return tag
@@ -97,12 +107,15 @@ def driver(tag):
 
 def shell():
     """VAR=value lines for host/lib.sh: the cache, the tags, each tag's
-    suites as VD_SUITES_<tag with . as _>, and the build chroot's suite of
-    those that have one as VD_BUILD_ROOT_<tag>."""
+    suites as VD_SUITES_<tag with . as _>, the build chroot's suite of
+    those that have one as VD_BUILD_ROOT_<tag>, each debug tag's fragments
+    as VD_FRAGS_<tag>."""
     v = [("VD_CACHE", CACHE), ("VD_TAGS", " ".join(TAGS)), ("VD_DEBUG_TAG", DEBUG_TAG),
-         ("VD_DBG_SOURCE_TAG", DEBUG_SOURCE_TAG)]
+         ("VD_DEBUG_TAGS", " ".join(DEBUG_TAGS)), ("VD_DBG_SOURCE_TAG", DEBUG_SOURCE_TAG)]
     v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in SUITES.items()]
     v += [("VD_BUILD_ROOT_" + re.sub(r"\W", "_", t), s) for t, s in BUILD_ROOT.items()]
+    v += [("VD_FRAGS_" + re.sub(r"\W", "_", t), " ".join(f))
+          for t, (_, f) in DEBUG_KERNELS.items()]
     return "".join("%s=%s\n" % (k, shlex.quote(val)) for k, val in v)
 
 

@@ -4,7 +4,8 @@
 # into the cache, resolving each version from its suite's metapackage.
 #
 # usage: fetch-kernels.sh [TAG...]        (default: all of $VD_TAGS)
-# The tag "dbg" is built from source instead: see build-debug-kernel.sh.
+# The debug tags ($VD_DEBUG_TAGS: dbg, dbg2) are built from source instead:
+# see build-debug-kernel.sh.
 # Result per tag, under $VD_CACHE/k/TAG/:
 #   krel        the kernel release, e.g. 6.12.95+deb12-amd64
 #   version     the Debian package version
@@ -99,9 +100,9 @@ one_tag() {
 for t in "${@:-$VD_TAGS}"; do
 	# shellcheck disable=SC2086
 	for one in $t; do
-		case $one in
-		"$VD_DEBUG_TAG") "$VD_RIG/build-debug-kernel.sh" ;;
-		*)   one_tag "$one" ;;
+		case " $VD_DEBUG_TAGS " in
+		*" $one "*) "$VD_RIG/build-debug-kernel.sh" "$one" ;;
+		*) one_tag "$one" ;;
 		esac
 	done
 done

@@ -13,8 +13,10 @@ VD_GUEST=$VD_TOP/tools/testing/vm/guest
 
 # The guest kernels and the cache, from the one place that defines them
 # (host/config.py): VD_CACHE; VD_TAGS, the Debian kernels ("6.1 6.12 7.x");
-# VD_DEBUG_TAG, the one built from source ("dbg", build-debug-kernel.sh),
-# and VD_DBG_SOURCE_TAG, whose suite's linux-source it is built from; and
+# VD_DEBUG_TAGS, the ones built from source ("dbg dbg2",
+# build-debug-kernel.sh), each with its config fragments in
+# VD_FRAGS_<tag>, the first of them VD_DEBUG_TAG; VD_DBG_SOURCE_TAG,
+# whose suite's linux-source they are built from; and
 # VD_SUITES_<tag>, the Debian suites whose metapackage names each kernel
 # (the exact version is resolved at fetch time and recorded in
 # $VD_CACHE/k/<tag>/krel); VD_BUILD_ROOT_<tag>, the suite of the chroot
