@@ -46,4 +46,12 @@
 #define VDB_MATCH_TOKEN_OPS
 #endif
 
+/*
+ * Whether the kernel can tell if an importer reaches a BAR peer to peer
+ * (pci_p2pdma_distance_many()). Without CONFIG_PCI_P2PDMA, as in every
+ * Debian 6.x kernel, pci-p2pdma.h's stubs answer "unreachable" for every
+ * pair: the driver must not ask them, and checks nothing (docs/design.md).
+ */
+#define VDB_HAVE_P2P_TOPOLOGY	IS_ENABLED(CONFIG_PCI_P2PDMA)
+
 #endif /* VFIO_PCI_DMABUF_COMPAT_H */

@@ -60,6 +60,7 @@
 #include <linux/dma-resv.h>
 #include <linux/overflow.h>
 #include <linux/pci.h>
+#include <linux/pci-p2pdma.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -94,6 +95,12 @@ struct vdb_dmabuf {
 	struct vdb_device *vdb;
 	struct list_head link;		/* in vdb->dmabufs, dmabufs_lock */
 	unsigned long ino;		/* of the dma-buf's file, for debugfs */
+	/*
+	 * The exporting function, referenced from export to ->release: the
+	 * peer-to-peer route of an importer is computed from it after close
+	 * has taken priv->vdb too.
+	 */
+	struct pci_dev *pdev;
 	bool revoked;
 	atomic_t nr_mapped;		/* sg tables handed out */
 	wait_queue_head_t unmap_wq;	/* nr_mapped reached zero */
@@ -105,6 +112,7 @@ struct vdb_dmabuf {
 /* One sg table handed to an importer, with the DMA address of each range. */
 struct vdb_mapping {
 	struct sg_table sgt;
+	bool bus_addr;			/* VDB_P2P_BUS: nothing to unmap */
 	dma_addr_t addrs[];
 };
 
@@ -253,6 +261,118 @@ static unsigned long vdb_core_pins(struct dma_buf_attachment *attach)
 	return vdb_attach_maps(attach) + 1;
 }
 
+/*
+ * Peer-to-peer reachability
+ *
+ * An importer's DMA reaches the BAR through the PCI hierarchy. With
+ * CONFIG_PCI_P2PDMA the PCI core says whether it can
+ * (pci_p2pdma_distance_many()); how it gets there it keeps to itself on
+ * 6.x, so vdb_p2p_route() works it out by the same rule:
+ *  - the importer and the exporter are below one bridge under the host
+ *    bridge (a switch, a root port), and no port on either way up to it
+ *    redirects peer requests upstream (ACS P2P Request/Completion Redirect,
+ *    Egress Control): the bridge routes the request, and the importer is
+ *    given the BAR's PCI bus address, not an IOMMU mapping (VDB_P2P_BUS);
+ *  - otherwise through the host bridge, where the PCI core knows it routes
+ *    peer to peer (AMD Zen CPUs, a list of Intel bridges): the CPU address
+ *    mapped for the importer's device (VDB_P2P_HOST_BRIDGE);
+ *  - otherwise not at all.
+ * Mainline refuses the last at map, with -EINVAL. Ours refuses at attach,
+ * with the same errno and one line in the kernel log: the topology does not
+ * change while both devices exist, so the importer learns it before it
+ * builds anything on the attachment, and is told once, not at every map.
+ * An importer device that is no PCI function is refused likewise, as
+ * mainline's pci_p2pdma_map_type() refuses it.
+ *
+ * Without CONFIG_PCI_P2PDMA (every Debian 6.x kernel) nothing is checked:
+ * every importer is given the host bridge route, reachable or not.
+ */
+enum vdb_p2p_route {
+	VDB_P2P_HOST_BRIDGE,
+	VDB_P2P_BUS,
+};
+
+/* A port that does not answer is not trusted to route peer to peer. */
+static bool vdb_acs_redirects(struct pci_dev *pdev)
+{
+	u16 ctrl;
+
+	if (!pdev->acs_cap)
+		return false;
+	if (pci_read_config_word(pdev, pdev->acs_cap + PCI_ACS_CTRL, &ctrl) ||
+	    PCI_POSSIBLE_ERROR(ctrl))
+		return true;
+	return ctrl & (PCI_ACS_RR | PCI_ACS_CR | PCI_ACS_EC);
+}
+
+/* The nearest function @a and @b both are, or are below; NULL if none. */
+static struct pci_dev *vdb_common_upstream(struct pci_dev *a,
+					   struct pci_dev *b)
+{
+	struct pci_dev *x, *y;
+
+	for (x = a; x; x = pci_upstream_bridge(x))
+		for (y = b; y; y = pci_upstream_bridge(y))
+			if (x == y)
+				return x;
+	return NULL;
+}
+
+/* Whether a function from @pdev up to @top (excluded) redirects. */
+static bool vdb_path_redirects(struct pci_dev *pdev, struct pci_dev *top)
+{
+	for (; pdev != top; pdev = pci_upstream_bridge(pdev))
+		if (vdb_acs_redirects(pdev))
+			return true;
+	return false;
+}
+
+/*
+ * The route from @dev to the BAR of @provider, for an importer the check
+ * at attach let through. The ports counted are the PCI core's: those from
+ * the exporter up to the common bridge, that bridge included, and those
+ * from the importer up to it.
+ */
+static enum vdb_p2p_route vdb_p2p_route(struct pci_dev *provider,
+					struct device *dev)
+{
+	struct pci_dev *top;
+
+	if (!VDB_HAVE_P2P_TOPOLOGY || !dev_is_pci(dev))
+		return VDB_P2P_HOST_BRIDGE;
+	top = vdb_common_upstream(provider, to_pci_dev(dev));
+	if (!top || vdb_path_redirects(provider, top) ||
+	    vdb_acs_redirects(top) ||
+	    vdb_path_redirects(to_pci_dev(dev), top))
+		return VDB_P2P_HOST_BRIDGE;
+	return VDB_P2P_BUS;
+}
+
+/* Refuse an importer whose device cannot reach the BAR: see above. */
+static int vdb_p2p_check(struct vdb_dmabuf *priv, struct device *dev)
+{
+	const char *why;
+
+	if (!VDB_HAVE_P2P_TOPOLOGY)
+		return 0;
+	if (!dev_is_pci(dev)) {
+		why = "it is not a PCI function";
+	} else {
+		/* verbose: the PCI core logs what it found on the way */
+		if (pci_p2pdma_distance_many(priv->pdev, &dev, 1, true) >= 0)
+			return 0;
+		if (vdb_common_upstream(priv->pdev, to_pci_dev(dev)))
+			why = "ACS sends it up to a host bridge not known to route it";
+		else
+			why = "no bridge above both, and the host bridge is not known to route it";
+	}
+	pci_warn(priv->pdev,
+		 "dma-buf %lu: importer %s (%s) cannot reach BAR %u peer to peer: %s; refused\n",
+		 priv->ino, dev_name(dev), dev_driver_string(dev),
+		 priv->region_index, why);
+	return -EINVAL;
+}
+
 static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
 			     struct dma_buf_attachment *attach)
 {
@@ -264,7 +384,7 @@ static int vdb_dmabuf_attach(struct dma_buf *dmabuf,
 	/* Early answer only; map re-checks under the resv lock. */
 	if (READ_ONCE(priv->revoked))
 		return -ENODEV;
-	return 0;
+	return vdb_p2p_check(priv, attach->dev);
 }
 
 static int vdb_dmabuf_pin(struct dma_buf_attachment *attach)
@@ -302,6 +422,8 @@ static void vdb_unmap_ranges(struct dma_buf_attachment *attach,
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
 	u32 i;
 
+	if (m->bus_addr)
+		return;
 	for (i = 0; i < nr; i++)
 		dma_unmap_resource(attach->dev, m->addrs[i], priv->ranges[i].len,
 				   dir, DMA_ATTR_SKIP_CPU_SYNC);
@@ -311,8 +433,10 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 				       enum dma_data_direction dir)
 {
 	struct vdb_dmabuf *priv = attach->dmabuf->priv;
+	struct pci_dev *pdev = priv->pdev;
 	struct scatterlist *sg;
 	struct vdb_mapping *m;
+	pci_bus_addr_t bus_off;
 	u64 nents = 0;
 	u32 i;
 	int ret;
@@ -339,17 +463,27 @@ static struct sg_table *vdb_dmabuf_map(struct dma_buf_attachment *attach,
 	if (ret)
 		goto err_free;
 
+	/* Bus address = CPU address + what the host bridge translates by. */
+	m->bus_addr = vdb_p2p_route(pdev, attach->dev) == VDB_P2P_BUS;
+	bus_off = pci_bus_address(pdev, priv->region_index) -
+		  pci_resource_start(pdev, priv->region_index);
+
 	/* DMA addresses only: there are no pages behind MMIO. */
 	sg = m->sgt.sgl;
 	for (i = 0; i < priv->nr_ranges; i++) {
 		const struct vdb_range *r = &priv->ranges[i];
 		u64 off, seg;
 
-		m->addrs[i] = dma_map_resource(attach->dev, r->paddr, r->len,
-					       dir, DMA_ATTR_SKIP_CPU_SYNC);
-		if (dma_mapping_error(attach->dev, m->addrs[i])) {
-			ret = -EIO;
-			goto err_unmap;
+		if (m->bus_addr) {
+			m->addrs[i] = r->paddr + bus_off;
+		} else {
+			m->addrs[i] = dma_map_resource(attach->dev, r->paddr,
+						       r->len, dir,
+						       DMA_ATTR_SKIP_CPU_SYNC);
+			if (dma_mapping_error(attach->dev, m->addrs[i])) {
+				ret = -EIO;
+				goto err_unmap;
+			}
 		}
 		for (off = 0; off < r->len; off += seg) {
 			seg = min_t(u64, r->len - off, VDB_MAX_SEG);
@@ -423,6 +557,7 @@ static void vdb_dmabuf_release(struct dma_buf *dmabuf)
 		mutex_unlock(&vdb->dmabufs_lock);
 		vdb_put_export(vdb);
 	}
+	pci_dev_put(priv->pdev);
 	kvfree(priv);
 }
 
@@ -607,9 +742,11 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 			/* the importer's device may be unbinding meanwhile */
 			const struct device_driver *drv = READ_ONCE(attach->dev->driver);
 
-			seq_printf(m, "  importer %s driver %s maps %lu pins %lu\n",
+			seq_printf(m, "  importer %s driver %s maps %lu pins %lu route %s\n",
 				   dev_name(attach->dev), drv ? drv->name : "-",
-				   vdb_attach_maps(attach), vdb_attach_pins(attach));
+				   vdb_attach_maps(attach), vdb_attach_pins(attach),
+				   vdb_p2p_route(priv->pdev, attach->dev) ==
+				   VDB_P2P_BUS ? "bus" : "host-bridge");
 		}
 		dma_resv_unlock(dmabuf->resv);
 	}
@@ -747,6 +884,8 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	/* Held from here until ->release, or vdb_dmabuf_close(). */
 	refcount_inc(&vdb->nr_exports);
 	priv->vdb = vdb;
+	/* Held until ->release. */
+	priv->pdev = pci_dev_get(vdev->pdev);
 
 	exp_info.ops = &vdb_dmabuf_ops;
 	exp_info.size = size;
@@ -775,6 +914,7 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	return ret;
 
 err_put_export:
+	pci_dev_put(priv->pdev);
 	priv->vdb = NULL;
 	vdb_put_export(vdb);
 err_free_priv:
