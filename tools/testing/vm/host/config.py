@@ -59,6 +59,10 @@ DEBUG_SOURCE_TAG = "6.12"
 BOOT_APPEND = {t: "panic_on_warn=1" for t in DEBUG_TAGS}
 # Their guests run several times slower than the Debian kernels' under TCG.
 BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}
+# The kernels make check boots a second time, on the topology machine, for
+# the peer-to-peer reachability check (host/topology.py): ours where the
+# kernel has CONFIG_PCI_P2PDMA, and mainline's, the reference.
+TOPOLOGY_TAGS = ["dbg2", "7.x"]
 # What a run is called in test names: its kernel's major.minor (from krel)
 # and this suffix, so that two tags of one kernel version read apart.
 LABEL_SUFFIX = dict({"deb13": "-deb13"}, **{t: "-" + s for t, (s, _) in DEBUG_KERNELS.items()})

@@ -34,8 +34,9 @@ run.sh returned.
 """
 
 
-def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None):
-    run = os.path.join(config.CACHE, "run", tag + config.RUN_SUFFIX)
+def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None, name=None):
+    """@name: the run dir's, when not the tag's (a second boot of TAG)."""
+    run = os.path.join(config.CACHE, "run", (name or tag) + config.RUN_SUFFIX)
     share = os.path.join(run, "share")
     shutil.rmtree(run, ignore_errors=True)
     os.makedirs(os.path.join(share, "out"))
@@ -64,8 +65,9 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None)
     return run, share, shm
 
 
-def boot(tag, run, share, shm, timeout=900, verbose=False, append=""):
-    """Boot TAG with the share; return (status, stderr text, seconds)."""
+def boot(tag, run, share, shm, timeout=900, verbose=False, append="", machine="suite"):
+    """Boot TAG with the share on @machine (MACHINES); return (status,
+    stderr text, seconds)."""
     t0 = time.time()
     append = (config.BOOT_APPEND.get(tag, "") + " " + append).strip()
     timeout *= config.BOOT_TIMEOUT_SCALE.get(tag, 1)
@@ -75,7 +77,7 @@ def boot(tag, run, share, shm, timeout=900, verbose=False, append=""):
            "--kernel", os.path.join(config.CACHE, "k", tag, "vmlinux"),
            "--initrd", build.initramfs(tag), "--share", share, "--shm", shm,
            "--shm-size", str(SHM_SIZE), "--log", os.path.join(run, "console.log"),
-           "--timeout", str(timeout), "--append", append]
+           "--timeout", str(timeout), "--append", append, "--machine", machine]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [config.VM] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     if verbose:
@@ -87,19 +89,34 @@ def boot(tag, run, share, shm, timeout=900, verbose=False, append=""):
     return p.returncode, p.stderr, time.time() - t0
 
 
-def qemu_cmd(a):
-    append = ("console=ttyS0 intel_iommu=on no_timer_check panic=-1 "
-              "oops=panic " + a.append).strip()
+# The machines: "suite", the one every test program but p2p_topology runs
+# on (RUNNER_DOC); "topology", for p2p_topology alone
+# (guest/topology-guest.sh): an Intel CPU, so that only a PCIe switch, not
+# q35's host bridge, may route peer to peer; ivshmem and an edu below one
+# switch (x3130-upstream, two xio3130-downstream ports); another edu behind
+# a root port of its own. Booted with iommu=pt (host/topology.py): QEMU's
+# vIOMMU translates every DMA, switch-local or not, so a bus address only
+# lands where the IOMMU passes it through.
+MACHINES = ("suite", "topology")
+
+
+def topology_devices():
     return [
-        "qemu-system-x86_64", "-accel", "tcg,thread=single",
-        # An AMD Zen CPU: mainline's P2PDMA allows peer-to-peer through the
-        # host bridge only on those or on listed bridges, and q35's is not.
-        "-cpu", "EPYC",
-        "-machine", "q35", "-smp", str(a.smp), "-m", a.mem,
-        "-nographic", "-no-reboot",
-        "-device", "intel-iommu,intremap=on,caching-mode=on",
-        "-object", "memory-backend-file,id=ivshm,mem-path=%s,size=%s,share=on"
-        % (a.shm, a.shm_size),
+        "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
+        "-device", "x3130-upstream,id=up0,bus=rp0",
+        "-device", "xio3130-downstream,id=ds0,bus=up0,chassis=2,slot=0",
+        "-device", "ivshmem-plain,memdev=ivshm,bus=ds0",
+        "-device", "xio3130-downstream,id=ds1,bus=up0,chassis=3,slot=0",
+        # its engine reaching every bus address, not 28 bits: the BAR's bus
+        # address is what it is given, with no IOMMU mapping below 2^28
+        "-device", "edu,bus=ds1,dma_mask=0xffffffffffffffff",
+        "-device", "pcie-root-port,id=rp1,chassis=4,slot=2",
+        "-device", "edu,bus=rp1",
+    ]
+
+
+def suite_devices():
+    return [
         # Each behind its own root port, so a bus reset resets it alone.
         "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
         "-device", "ivshmem-plain,memdev=ivshm,bus=rp0",
@@ -122,6 +139,25 @@ def qemu_cmd(a):
         "-device", "edu",
         "-device", "pci-testdev",
         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+    ]
+
+
+def qemu_cmd(a):
+    append = ("console=ttyS0 intel_iommu=on no_timer_check panic=-1 "
+              "oops=panic " + a.append).strip()
+    topology = a.machine == "topology"
+    return [
+        "qemu-system-x86_64", "-accel", "tcg,thread=single",
+        # The suite's: an AMD Zen CPU. Mainline's P2PDMA allows peer-to-peer
+        # through the host bridge only on those or on listed bridges, and
+        # q35's is not. The topology machine's: an Intel one, which is not.
+        "-cpu", "Skylake-Client" if topology else "EPYC",
+        "-machine", "q35", "-smp", str(a.smp), "-m", a.mem,
+        "-nographic", "-no-reboot",
+        "-device", "intel-iommu,intremap=on,caching-mode=on",
+        "-object", "memory-backend-file,id=ivshm,mem-path=%s,size=%s,share=on"
+        % (a.shm, a.shm_size),
+    ] + (topology_devices() if topology else suite_devices()) + [
         "-virtfs", "local,path=%s,mount_tag=host,security_model=none,id=host"
         % a.share,
         "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
@@ -189,6 +225,7 @@ def main():
     ap.add_argument("--smp", type=int, default=2)
     ap.add_argument("--mem", default="2G")
     ap.add_argument("--verbose", action="store_true")
+    ap.add_argument("--machine", choices=MACHINES, default="suite")
     a = ap.parse_args()
 
     out = os.path.join(a.share, "out")
