@@ -114,6 +114,8 @@ int vd_importer_attach(int imp, int dmabuf, uint32_t flags);
 /* Map the attachment: the number of sg segments. */
 int vd_importer_map(int imp);
 int vd_importer_unmap(int imp);
+/* dma_buf_pin() (@pin) or dma_buf_unpin() the attachment. */
+int vd_importer_pin(int imp, int pin);
 /* Its counters; zeroes if the ioctl fails. */
 struct vdti_status vd_importer_status(int imp);
 /* Read @bdf's PCI_COMMAND when told to invalidate (VDTI_WATCH). */

@@ -135,6 +135,42 @@ TEST_F(map, importer_without_p2p_is_refused)
 	ASSERT_EQ(-EOPNOTSUPP, export_attach(self, &page0, 1, VDTI_NO_P2P));
 }
 
+/*
+ * An importer that pins its attachment and then maps is refused: a revoke
+ * could not take a pinned mapping back. Where it is refused depends on the
+ * kernel (dmabuf.c, "Importers that pin"), and this test tells which branch
+ * ran: with CONFIG_DMABUF_MOVE_NOTIFY the dma-buf core never pins for a
+ * dynamic importer, so every pin is the importer's and the pin fails, and
+ * the importer, still unpinned, may map; without it the core pins around
+ * every map itself, the pin succeeds, and the map made under it fails.
+ * Mainline accepts both: this importer gives its mapping back when told
+ * (dma_buf_attach_revocable()). docs/errno-table.md shows each kernel's.
+ */
+TEST_F(map, importer_that_pins_before_it_maps)
+{
+	int move_notify = vd_kconfig("DMABUF_MOVE_NOTIFY");
+	int pin, map;
+
+	if (move_notify < 0)
+		SKIP(return, "the kernel's config is not readable: set VD_KCONFIG");
+	ASSERT_EQ(0, export_attach(self, &page0, 1, 0));
+	pin = vd_importer_pin(self->imp, 1);
+	map = vd_importer_map(self->imp);
+	vd_op_row("importer pins, then maps: the pin", pin);
+	vd_op_row("importer pins, then maps: the map", map < 0 ? map : 0);
+	if (vd_env_is_mainline()) {
+		VD_ASSERT_OK(pin);
+		ASSERT_EQ(1, map);
+	} else if (move_notify) {
+		VD_ASSERT_ERR(EOPNOTSUPP, pin);
+		ASSERT_EQ(1, map);
+	} else {
+		VD_ASSERT_OK(pin);
+		VD_ASSERT_ERR(EOPNOTSUPP, map);
+	}
+	ASSERT_EQ(pin == 0, vd_importer_status(self->imp).pinned);
+}
+
 TEST_F(map, born_revoked_while_memory_decode_is_off)
 {
 	ASSERT_EQ(0, vd_set_memory_enable(&self->dev, 0));

@@ -35,7 +35,7 @@ struct vdti_status {
 	 * before the importer was told.
 	 */
 	__u32 late_notifies;
-	__u32 pad;
+	__u32 pinned;		/* holds a pin of its own now (VDTI_PIN) */
 };
 
 /* The exporter's PCI device, for late_notifies. */
@@ -52,5 +52,11 @@ struct vdti_watch {
 #define VDTI_UNMAP	_IO('V', 0xd2)
 #define VDTI_STATUS	_IOR('V', 0xd3, struct vdti_status)
 #define VDTI_WATCH	_IOW('V', 0xd4, struct vdti_watch)
+/*
+ * dma_buf_pin() and dma_buf_unpin() the attachment, as an importer that
+ * pins does. EBUSY: already pinned; ENOENT: not pinned.
+ */
+#define VDTI_PIN	_IO('V', 0xd5)
+#define VDTI_UNPIN	_IO('V', 0xd6)
 
 #endif /* _UAPI_VD_TEST_IMPORTER_H */

@@ -184,6 +184,26 @@ static int vdti_unmap(struct vdti_ctx *ctx)
 	return ret;
 }
 
+static int vdti_pin(struct vdti_ctx *ctx, bool pin)
+{
+	int ret = 0;
+
+	if (!ctx->attach)
+		return -ENOTCONN;
+	dma_resv_lock(ctx->dmabuf->resv, NULL);
+	if (pin == !!ctx->st.pinned) {
+		ret = pin ? -EBUSY : -ENOENT;
+	} else if (pin) {
+		ret = dma_buf_pin(ctx->attach);
+		ctx->st.pinned = !ret;
+	} else {
+		dma_buf_unpin(ctx->attach);
+		ctx->st.pinned = 0;
+	}
+	dma_resv_unlock(ctx->dmabuf->resv);
+	return ret;
+}
+
 static int vdti_status(struct vdti_ctx *ctx, struct vdti_status __user *uarg)
 {
 	struct vdti_status st = {};
@@ -240,6 +260,10 @@ static long vdti_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case VDTI_WATCH:
 		ret = vdti_watch(ctx, uarg);
 		break;
+	case VDTI_PIN:
+	case VDTI_UNPIN:
+		ret = vdti_pin(ctx, cmd == VDTI_PIN);
+		break;
 	default:
 		ret = -ENOTTY;
 	}
@@ -266,6 +290,8 @@ static int vdti_release(struct inode *inode, struct file *file)
 		dma_resv_lock(ctx->dmabuf->resv, NULL);
 		if (ctx->sgt)
 			vdti_unmap_locked(ctx);
+		if (ctx->st.pinned)
+			dma_buf_unpin(ctx->attach);
 		dma_resv_unlock(ctx->dmabuf->resv);
 		dma_buf_detach(ctx->dmabuf, ctx->attach);
 		dma_buf_put(ctx->dmabuf);

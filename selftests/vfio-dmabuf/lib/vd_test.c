@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
@@ -106,6 +107,39 @@ void vd_errno_row(const char *input, int ret)
 	const char *name = ret >= 0 ? "fd" : strerrorname_np(-ret);
 
 	append_row("errno-table.txt", input, name ?: "?");
+}
+
+void vd_op_row(const char *input, int ret)
+{
+	const char *name = ret >= 0 ? "ok" : strerrorname_np(-ret);
+
+	append_row("errno-table.txt", input, name ?: "?");
+}
+
+int vd_kconfig(const char *sym)
+{
+	const char *path = getenv("VD_KCONFIG");
+	char buf[PATH_MAX], line[512];
+	struct utsname u;
+	size_t n = strlen(sym);
+	int ret = 0;
+	FILE *f;
+
+	if (!path || !*path) {
+		if (uname(&u))
+			return -errno;
+		snprintf(buf, sizeof(buf), "/boot/config-%s", u.release);
+		path = buf;
+	}
+	f = fopen(path, "re");
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "CONFIG_", 7) && !strncmp(line + 7, sym, n) &&
+		    (!strncmp(line + 7 + n, "=y", 2) || !strncmp(line + 7 + n, "=m", 2)))
+			ret = 1;
+	fclose(f);
+	return ret;
 }
 
 void vd_trigger_row(const char *trigger, const char *outcome)

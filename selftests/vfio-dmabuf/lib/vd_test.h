@@ -44,6 +44,14 @@ int vd_host_expect(const char *what, uint64_t offset, uint64_t len, uint32_t see
  * builds from every kernel: @ret is vd_export()'s result (fd or -errno).
  */
 void vd_errno_row(const char *input, int ret);
+/* The same table, for an operation that returns 0 ("ok") or -errno. */
+void vd_op_row(const char *input, int ret);
+/*
+ * Whether the running kernel has CONFIG_@sym (y or m): 1, 0, or -ENOENT
+ * when its config is not readable ($VD_KCONFIG, which the rig sets, else
+ * /boot/config-RELEASE).
+ */
+int vd_kconfig(const char *sym);
 /* Record what a revoke trigger did, for the trigger table in docs/. */
 void vd_trigger_row(const char *trigger, const char *outcome);
 

@@ -34,6 +34,11 @@ int vd_importer_map(int imp)
 	return segs < 0 ? -errno : segs;
 }
 
+int vd_importer_pin(int imp, int pin)
+{
+	return ioctl(imp, pin ? VDTI_PIN : VDTI_UNPIN) ? -errno : 0;
+}
+
 int vd_importer_unmap(int imp)
 {
 	return ioctl(imp, VDTI_UNMAP) ? -errno : 0;

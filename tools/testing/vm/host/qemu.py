@@ -55,6 +55,11 @@ def prepare_share(tag, run_sh, bins, ko=None, env=None, importer=None, p2p=None,
     if importer:
         shutil.copy(importer, share)
         e["VD_IMPORTER_KO"] = os.path.basename(importer)
+    # the kernel's config, for tests whose answer depends on an option
+    kconfig = os.path.join(config.CACHE, "k", tag, "config")
+    if os.path.exists(kconfig):
+        shutil.copy(kconfig, os.path.join(share, "kconfig"))
+        e["VD_KCONFIG"] = "/mnt/host/kconfig"
     e.update(env or {})
     with open(os.path.join(share, "env"), "w") as f:
         for k, v in e.items():
