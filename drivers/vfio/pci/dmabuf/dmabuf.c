@@ -9,6 +9,10 @@
  *		      is set. Exactly one of device close and ->release takes
  *		      priv->vdb (xchg) and drops that count; remove() waits
  *		      for the count, so priv->vdb never dangles.
+ *   vdb_dmabuf    -> the exporting pci_dev: a reference (pci_dev_get) from
+ *		      export to ->release: attach and map work out an
+ *		      importer's peer-to-peer route from it, and may run
+ *		      while close takes priv->vdb.
  *   device list   -> vdb_dmabuf: not counted. An entry stays alive while it
  *		      is listed, because ->release unlinks it under
  *		      dmabufs_lock before freeing it (see vdb_dmabuf_release()
@@ -97,8 +101,8 @@ struct vdb_dmabuf {
 	unsigned long ino;		/* of the dma-buf's file, for debugfs */
 	/*
 	 * The exporting function, referenced from export to ->release: the
-	 * peer-to-peer route of an importer is computed from it after close
-	 * has taken priv->vdb too.
+	 * peer-to-peer route of an importer is computed from it, also while
+	 * close takes priv->vdb.
 	 */
 	struct pci_dev *pdev;
 	bool revoked;
