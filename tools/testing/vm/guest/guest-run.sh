@@ -9,23 +9,7 @@ H=/mnt/host
 export $(sed -n 's/=.*//p' $H/env)
 OUT=$H/out
 export VD_OUT=$OUT VD_DRIVER
-n=0
-tap() { # tap FILE ok|not-ok NAME [DIAG]
-	n=$((n + 1))
-	[ -n "$4" ] && echo "$4" | sed 's/^/# /' >>"$1"
-	if [ "$2" = ok ]; then echo "ok $n $3" >>"$1"; else echo "not ok $n $3" >>"$1"; fi
-	[ "$2" = ok ]
-}
-step() { # step FILE NAME CMD...: run CMD, record it as a test
-	f=$1 name=$2
-	shift 2
-	if msg=$("$@" 2>&1); then tap "$f" ok "$name"; else tap "$f" not-ok "$name" "$msg"; fi
-}
-. $H/guest-lib.sh			# find_dev, bind, unbind
-load() {
-	modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || return 1
-	if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi
-}
+. $H/guest-lib.sh			# find_dev, bind, unbind, tap, step, load
 rxe_up() { # the software RDMA device the ib_umem importer and rdma-reg use
 	modprobe rdma_rxe && modprobe ib_uverbs && ip link set eth0 up &&
 		rdma link add rxe0 type rxe netdev eth0

@@ -10,23 +10,7 @@ H=/mnt/host
 export $(sed -n 's/=.*//p' $H/env)
 OUT=$H/out
 export VD_OUT=$OUT VD_DRIVER
-n=0
-tap() { # tap FILE ok|not-ok NAME [DIAG]
-	n=$((n + 1))
-	[ -n "$4" ] && echo "$4" | sed 's/^/# /' >>"$1"
-	if [ "$2" = ok ]; then echo "ok $n $3" >>"$1"; else echo "not ok $n $3" >>"$1"; fi
-	[ "$2" = ok ]
-}
-step() { # step FILE NAME CMD...
-	f=$1 name=$2
-	shift 2
-	if msg=$("$@" 2>&1); then tap "$f" ok "$name"; else tap "$f" not-ok "$name" "$msg"; fi
-}
 . $H/guest-lib.sh
-load() {
-	modprobe vfio && modprobe vfio_iommu_type1 && modprobe vfio_pci_core || return 1
-	if [ -n "$VD_KO" ]; then insmod "$H/$VD_KO"; else modprobe "$VD_DRIVER"; fi
-}
 
 S=$OUT/00-setup.tap
 echo "TAP version 13" >$S
