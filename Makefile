@@ -95,7 +95,7 @@ clean:
 deps:
 	@$(VM)/host/deps.sh
 
-# KERNELS=6.1,6.12,deb13,7.x,dbg selects guest kernels; V=1 shows their consoles.
+# KERNELS=6.1,6.12,deb13,7.x,dbg,dbg2 selects guest kernels; V=1 shows their consoles.
 check: deps
 	@$(VM)/check $(if $(KERNELS),-k $(KERNELS)) $(if $(filter 1,$(V)),-v)
 
