@@ -3,6 +3,7 @@
 (parse_tap), how a guest run went (guest_results, and the kernel splats in
 its console, splats), the bytes the host checks in BAR2's file
 (host_checks)."""
+import glob
 import json
 import os
 import re
@@ -168,6 +169,15 @@ def parse_tap(path):
         yield False, "printed a TAP plan", "\n".join(lines[-30:]), None
     elif status not in (None, 0) and not any_fail:
         yield False, "exit status 0", "exit status %d\n%s" % (status, "\n".join(lines[-30:])), None
+
+
+def guest_taps(share):
+    """Yield (prog, ok, name, diag, skip) for every result in the TAP files
+    a guest left in share/out (NN-PROG.tap), in file order."""
+    for path in sorted(glob.glob(os.path.join(share, "out", "*.tap"))):
+        prog = os.path.basename(path)[3:-4]
+        for r in parse_tap(path):
+            yield (prog,) + r
 
 
 def splats(paths):

@@ -3,11 +3,10 @@
 machine (host/qemu.py) running p2p_topology alone, for the peer-to-peer
 reachability check (config.TOPOLOGY_TAGS: a kernel of ours with
 CONFIG_PCI_P2PDMA, and mainline's for reference)."""
-import glob
 import os
 
 from . import config, qemu, util
-from .tap import guest_results, host_checks, parse_tap
+from .tap import guest_results, guest_taps, host_checks
 
 
 def run(tap, tag, bins, ko, importer, p2p, verbose):
@@ -20,10 +19,8 @@ def run(tap, tag, bins, ko, importer, p2p, verbose):
                                   append="iommu=pt", machine="topology")
     util.log("%s: guest ran %.0fs, status %d (console: %s)" % (
         name, secs, status, os.path.join(run_dir, "console.log")))
-    for path in sorted(glob.glob(os.path.join(share, "out", "*.tap"))):
-        prog = os.path.basename(path)[3:-4]
-        for ok, test, diag, skip in parse_tap(path):
-            tap.result(ok, "%s: %s: %s" % (name, prog, test), diag, skip)
+    for prog, ok, test, diag, skip in guest_taps(share):
+        tap.result(ok, "%s: %s: %s" % (name, prog, test), diag, skip)
     for ok, test, diag in host_checks(share, shm):
         tap.result(ok, "%s: %s" % (name, test), diag)
     guest_results(tap, name, share, status, err)
