@@ -54,4 +54,22 @@
  */
 #define VDB_HAVE_P2P_TOPOLOGY	IS_ENABLED(CONFIG_PCI_P2PDMA)
 
+/* Set flags of a vma its ->mmap() is setting up. */
+#ifdef VD_HAVE_VM_FLAGS_SET
+#define vdb_vm_flags_set(vma, flags)	vm_flags_set(vma, flags)
+#else
+#define vdb_vm_flags_set(vma, flags)	((vma)->vm_flags |= (flags))
+#endif
+
+/*
+ * Whether a CPU mapping of a dma-buf may map a large aligned range with one
+ * PMD or PUD entry, as vfio-pci's BAR mmap does on 6.12: ->huge_fault()
+ * with an order, and huge pfnmaps on this architecture. Else page by page.
+ */
+#if defined(VD_HAVE_HUGE_FAULT_ORDER) && IS_ENABLED(CONFIG_ARCH_SUPPORTS_HUGE_PFNMAP)
+#define VDB_HAVE_HUGE_PFNMAP	1
+#else
+#define VDB_HAVE_HUGE_PFNMAP	0
+#endif
+
 #endif /* VFIO_PCI_DMABUF_COMPAT_H */
