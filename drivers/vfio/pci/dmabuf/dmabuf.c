@@ -29,6 +29,16 @@
  *		      priv->nr_mapped and revoke waits for the count to drop
  *		      to zero, so when revoke returns no importer holds a DMA
  *		      address into the BAR.
+ *   vdb_dmabuf    -> the dma-buf's inode: a reference (ihold) from export
+ *		      to ->release, for the address_space a revoke zaps. The
+ *		      dentry's own reference is dropped before d_release runs
+ *		      ->release, so without ours a revoke walking the list in
+ *		      between would zap a freed inode's mappings.
+ *   CPU mapping   -> the dma-buf: the vma holds its file (and so priv) until
+ *		      the vma is gone; ->fault reads nothing but priv.
+ *   CPU mapping   -> BAR access: every page table entry is inserted under
+ *		      the resv lock while priv->revoked is false, and revoke
+ *		      zaps them all after setting it, before it returns.
  *
  * When MMIO goes away
  *   Every dma-buf of a device is revoked while the BAR is out of reach and
@@ -57,14 +67,28 @@
  *			read under either), the map/unmap pair and each
  *			attachment's pin and map counts (attach->priv); the
  *			dma-buf core holds it around pin, map and unmap.
+ *   i_mmap_rwsem, page table locks
+ *			the zap of CPU mappings, under dmabufs_lock (not
+ *			under resv).
+ *
+ * CPU mappings add mmap_lock above all of these: ->fault runs under it (or
+ * under the vma's own lock, which nests the same way) and takes resv, and
+ * nothing here takes mmap_lock, or touches user memory, under any lock of
+ * ours. vfio_pci_core already orders mmap_lock before memory_lock (its own
+ * BAR fault), and the dma-buf core tells lockdep that mmap_lock comes
+ * before resv and resv before i_mmap_rwsem.
  */
 #include <linux/bitfield.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
+#include <linux/fs.h>
+#include <linux/mm.h>	/* before huge_mm.h, which needs it */
+#include <linux/huge_mm.h>
 #include <linux/overflow.h>
 #include <linux/pci.h>
 #include <linux/pci-p2pdma.h>
+#include <linux/pfn_t.h>
 #include <linux/scatterlist.h>
 #include <linux/slab.h>
 #include <linux/uaccess.h>
@@ -88,6 +112,7 @@ VD_IMPORT_NS_DMA_BUF();
 struct vdb_range {
 	phys_addr_t paddr;
 	u64 len;
+	u64 start;			/* offset in the dma-buf */
 };
 
 struct vdb_dmabuf {
@@ -105,8 +130,14 @@ struct vdb_dmabuf {
 	 * close takes priv->vdb.
 	 */
 	struct pci_dev *pdev;
+	/* The dma-buf's inode, referenced until ->release: see the top. */
+	struct inode *inode;
 	bool revoked;
 	atomic_t nr_mapped;		/* sg tables handed out */
+	atomic_t nr_vmas;		/* CPU mappings, in any process */
+	u64 zaps;			/* revokes that zapped some; dmabufs_lock */
+	/* Entries CPU faults mapped: PTEs, PMDs, PUDs; resv. */
+	u64 faults[3];
 	wait_queue_head_t unmap_wq;	/* nr_mapped reached zero */
 	u32 region_index;
 	u32 nr_ranges;
@@ -528,6 +559,172 @@ static void vdb_dmabuf_unmap(struct dma_buf_attachment *attach,
 		wake_up_all(&priv->unmap_wq);
 }
 
+/*
+ * CPU mappings
+ *
+ * mmap(2) of the dma-buf maps its ranges laid end to end, uncached, as
+ * vfio-pci maps a BAR. Nothing is mapped at mmap time: each touch faults
+ * its page (or a PMD/PUD where the range and the address are aligned) in
+ * under the resv lock, and only while the dma-buf is not revoked; a touch
+ * while it is gets SIGBUS. Revoke zaps every CPU mapping of the dma-buf, in
+ * every process, after setting priv->revoked, so that none survives it;
+ * after a re-grant the next touch faults the page back in.
+ *
+ * The vma holds the dma-buf's file, and so priv, for as long as it exists:
+ * the fault path needs no other reference. It never needs the device
+ * either: after close, priv->revoked stays true for good.
+ */
+
+/*
+ * The range holding the dma-buf's pages [@pgoff, @pgoff + @nr), and the pfn
+ * of the first; false if they are not all in one range (or past the end).
+ * The ranges are sorted by their start in the dma-buf: binary search.
+ */
+static bool vdb_pgoff_to_pfn(struct vdb_dmabuf *priv, pgoff_t pgoff,
+			     unsigned long nr, unsigned long *pfn)
+{
+	u64 off = (u64)pgoff << PAGE_SHIFT, len = (u64)nr << PAGE_SHIFT;
+	u32 lo = 0, hi = priv->nr_ranges;
+
+	while (hi - lo > 1) {
+		u32 mid = lo + (hi - lo) / 2;
+
+		if (priv->ranges[mid].start <= off)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (off < priv->ranges[lo].start ||
+	    off - priv->ranges[lo].start + len > priv->ranges[lo].len)
+		return false;
+	*pfn = PHYS_PFN(priv->ranges[lo].paddr + off - priv->ranges[lo].start);
+	return true;
+}
+
+static vm_fault_t vdb_vm_insert(struct vm_fault *vmf, unsigned long pfn,
+				unsigned int order)
+{
+	switch (order) {
+	case 0:
+		return vmf_insert_pfn(vmf->vma, vmf->address, pfn);
+#if VDB_HAVE_HUGE_PFNMAP && IS_ENABLED(CONFIG_ARCH_SUPPORTS_PMD_PFNMAP)
+	case PMD_ORDER:
+		return vmf_insert_pfn_pmd(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+					  false);
+#endif
+#if VDB_HAVE_HUGE_PFNMAP && IS_ENABLED(CONFIG_ARCH_SUPPORTS_PUD_PFNMAP)
+	case PUD_ORDER:
+		return vmf_insert_pfn_pud(vmf, __pfn_to_pfn_t(pfn, PFN_DEV),
+					  false);
+#endif
+	default:
+		return VM_FAULT_FALLBACK;
+	}
+}
+
+/* Which of priv->faults counts an entry of @order: PTE, PMD or PUD. */
+static unsigned int vdb_fault_kind(unsigned int order)
+{
+	return !!order + (order > PMD_SHIFT - PAGE_SHIFT);
+}
+
+/*
+ * Map the 2^@order pages around the address touched, or fall back to a
+ * smaller order: they must lie in the vma and in one range, and be aligned
+ * both in the address space and in the BAR.
+ */
+static vm_fault_t vdb_vm_huge_fault(struct vm_fault *vmf, unsigned int order)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct vdb_dmabuf *priv = vma->vm_private_data;
+	unsigned long nr = 1UL << order;
+	unsigned long addr = ALIGN_DOWN(vmf->address, PAGE_SIZE << order);
+	unsigned long pfn;
+	vm_fault_t ret;
+
+	if (addr < vma->vm_start || addr + (PAGE_SIZE << order) > vma->vm_end)
+		return VM_FAULT_FALLBACK;
+	if (!vdb_pgoff_to_pfn(priv, vma->vm_pgoff +
+			      ((addr - vma->vm_start) >> PAGE_SHIFT), nr, &pfn))
+		return order ? VM_FAULT_FALLBACK : VM_FAULT_SIGBUS;
+	if (pfn & (nr - 1))
+		return VM_FAULT_FALLBACK;
+
+	/*
+	 * mmap_lock, or the vma's own lock, is held: resv nests inside
+	 * either. A revoke sets
+	 * priv->revoked under resv and zaps after it: an entry inserted
+	 * here before that is zapped, and none is inserted after.
+	 */
+	dma_resv_lock(priv->dmabuf->resv, NULL);
+	if (priv->revoked) {
+		ret = VM_FAULT_SIGBUS;
+	} else {
+		ret = vdb_vm_insert(vmf, pfn, order);
+		if (ret == VM_FAULT_NOPAGE)
+			priv->faults[vdb_fault_kind(order)]++;
+	}
+	dma_resv_unlock(priv->dmabuf->resv);
+	return ret;
+}
+
+static vm_fault_t vdb_vm_fault(struct vm_fault *vmf)
+{
+	return vdb_vm_huge_fault(vmf, 0);
+}
+
+/* A vma of ours was copied (fork, a split, mremap): count it. */
+static void vdb_vm_open(struct vm_area_struct *vma)
+{
+	struct vdb_dmabuf *priv = vma->vm_private_data;
+
+	atomic_inc(&priv->nr_vmas);
+}
+
+static void vdb_vm_close(struct vm_area_struct *vma)
+{
+	struct vdb_dmabuf *priv = vma->vm_private_data;
+
+	atomic_dec(&priv->nr_vmas);
+}
+
+static const struct vm_operations_struct vdb_vm_ops = {
+	.open		= vdb_vm_open,
+	.close		= vdb_vm_close,
+	.fault		= vdb_vm_fault,
+#if VDB_HAVE_HUGE_PFNMAP
+	.huge_fault	= vdb_vm_huge_fault,
+#endif
+};
+
+/*
+ * The dma-buf core has checked that the vma lies within the dma-buf, and
+ * mmap(2) that the file's mode allows its protection (a dma-buf exported
+ * read-only cannot be mapped, or later mprotect()ed, writable).
+ */
+static int vdb_dmabuf_mmap(struct dma_buf *dmabuf, struct vm_area_struct *vma)
+{
+	struct vdb_dmabuf *priv = dmabuf->priv;
+
+	/*
+	 * MMIO has no private copy to give: MAP_SHARED only. A read-only
+	 * shared mapping has VM_MAYSHARE without VM_SHARED.
+	 */
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	/* Closed: revoked for good, every touch would fault. */
+	if (!READ_ONCE(priv->vdb))
+		return -ENODEV;
+
+	/* Not VM_DONTCOPY: a child shares the mapping, and its revokes. */
+	vdb_vm_flags_set(vma, VM_IO | VM_PFNMAP | VM_DONTEXPAND | VM_DONTDUMP);
+	vma->vm_page_prot = pgprot_noncached(vma->vm_page_prot);
+	vma->vm_private_data = priv;
+	vma->vm_ops = &vdb_vm_ops;
+	atomic_inc(&priv->nr_vmas);
+	return 0;
+}
+
 /* Drop a dma-buf's count on the device; the last one lets remove() go on. */
 static void vdb_put_export(struct vdb_device *vdb)
 {
@@ -561,6 +758,7 @@ static void vdb_dmabuf_release(struct dma_buf *dmabuf)
 		mutex_unlock(&vdb->dmabufs_lock);
 		vdb_put_export(vdb);
 	}
+	iput(priv->inode);
 	pci_dev_put(priv->pdev);
 	kvfree(priv);
 }
@@ -571,14 +769,15 @@ static const struct dma_buf_ops vdb_dmabuf_ops = {
 	.unpin		= vdb_dmabuf_unpin,
 	.map_dma_buf	= vdb_dmabuf_map,
 	.unmap_dma_buf	= vdb_dmabuf_unmap,
+	.mmap		= vdb_dmabuf_mmap,
 	.release	= vdb_dmabuf_release,
 };
 
 /*
  * Revoke (@revoke true) or re-grant one dma-buf. Revoke tells every importer
- * through move_notify, then waits for their fences and until they have
- * unmapped everything: when it returns, nothing maps the BAR. The wait is
- * unbounded but never silent.
+ * through move_notify, zaps every CPU mapping, then waits for the importers'
+ * fences and until they have unmapped everything: when it returns, nothing
+ * maps the BAR. The wait is unbounded but never silent.
  */
 static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 			    bool revoke, enum vdb_trigger trigger)
@@ -602,6 +801,11 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 	if (!revoke)
 		return;
 
+	/* Faults see priv->revoked now: none maps anything after this. */
+	if (atomic_read(&priv->nr_vmas)) {
+		unmap_mapping_range(priv->inode->i_mapping, 0, 0, true);
+		priv->zaps++;
+	}
 	dma_resv_wait_timeout(dmabuf->resv, DMA_RESV_USAGE_BOOKKEEP, false,
 			      MAX_SCHEDULE_TIMEOUT);
 	while (!wait_event_timeout(priv->unmap_wq,
@@ -733,10 +937,12 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 		dma_resv_lock(dmabuf->resv, NULL);
 		list_for_each_entry(attach, &dmabuf->attachments, node)
 			nr_attach++;
-		seq_printf(m, "dmabuf %lu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u\n",
+		seq_printf(m, "dmabuf %lu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u vmas %d zaps %llu faults pte=%llu pmd=%llu pud=%llu\n",
 			   priv->ino, priv->region_index,
 			   dmabuf->size, priv->nr_ranges, priv->revoked,
-			   atomic_read(&priv->nr_mapped), nr_attach);
+			   atomic_read(&priv->nr_mapped), nr_attach,
+			   atomic_read(&priv->nr_vmas), priv->zaps,
+			   priv->faults[0], priv->faults[1], priv->faults[2]);
 		for (i = 0; i < priv->nr_ranges; i++)
 			seq_printf(m, "  range %#llx %#llx\n",
 				   (unsigned long long)(priv->ranges[i].paddr -
@@ -829,6 +1035,8 @@ static int vdb_fill_ranges(struct vdb_dmabuf *priv, struct pci_dev *pdev,
 			return -EINVAL;
 		priv->ranges[i].paddr = start + ur[i].offset;
 		priv->ranges[i].len = ur[i].length;
+		priv->ranges[i].start = i ? priv->ranges[i - 1].start +
+					    priv->ranges[i - 1].len : 0;
 	}
 	*size = total;
 	return 0;
@@ -902,6 +1110,9 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 	}
 	priv->dmabuf = dmabuf;
 	priv->ino = file_inode(dmabuf->file)->i_ino;
+	/* Held until ->release: see the top. */
+	priv->inode = file_inode(dmabuf->file);
+	ihold(priv->inode);
 	/* From here on only dma_buf_put() frees priv, through ->release. */
 
 	/* Born revoked exactly when vdb_dmabuf_update() would revoke it. */
