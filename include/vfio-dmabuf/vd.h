@@ -133,6 +133,13 @@ int vd_edu_xfer(int edu, unsigned long cmd, uint64_t off, void *buf, uint64_t le
 /* edu-p2p's status; zeroes if the ioctl fails. */
 struct edu_p2p_status vd_edu_status(int edu);
 
+/* --- handing a dma-buf to another process (fdpass.c) --- */
+
+/* Send @fd over the unix socket @sock (SCM_RIGHTS). */
+int vd_send_fd(int sock, int fd);
+/* Receive one: the new fd (close-on-exec). */
+int vd_recv_fd(int sock);
+
 /* --- what the kernel reports (report.c) --- */
 
 #define VD_DEBUGFS	"/sys/kernel/debug/" VD_DRIVER
@@ -146,6 +153,12 @@ FILE *vd_dbg_open(const char *bdf);
 long vd_dbg_count(const char *bdf, const char *kind, const char *cause);
 /* Its "exports" line: how many dma-bufs point at the device. */
 long vd_dbg_exports(const char *bdf);
+/*
+ * From the line of the dma-buf whose inode is @ino (fstat's st_ino): the
+ * value of @key, written "key N" or "key=N" ("vmas", "zaps", "mapped",
+ * "pte", "pmd", "pud"); -ENOENT if there is no such dma-buf or key.
+ */
+long vd_dbg_dmabuf(const char *bdf, unsigned long ino, const char *key);
 /* How many dma-bufs exported by @exp_name exist now (dma_buf/bufinfo). */
 int vd_dmabuf_count(const char *exp_name);
 /* Value of @key in /proc/self/fdinfo/@fd into @val. */

@@ -60,6 +60,39 @@ long vd_dbg_exports(const char *bdf)
 	return ret;
 }
 
+long vd_dbg_dmabuf(const char *bdf, unsigned long ino, const char *key)
+{
+	size_t klen = strlen(key);
+	char line[512], *p, *save;
+	long ret = -ENOENT;
+	unsigned long got;
+	FILE *f;
+
+	f = vd_dbg_open(bdf);
+	if (!f)
+		return -errno;
+	/* "dmabuf INO bar 2 ... vmas 1 zaps 0 faults pte=3 pmd=0 pud=0" */
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "dmabuf %lu ", &got) != 1 || got != ino)
+			continue;
+		for (p = strtok_r(line, " \n", &save); p; p = strtok_r(NULL, " \n", &save)) {
+			if (!strcmp(p, key)) {
+				p = strtok_r(NULL, " \n", &save);
+				if (p)
+					ret = strtol(p, NULL, 0);
+				break;
+			}
+			if (!strncmp(p, key, klen) && p[klen] == '=') {
+				ret = strtol(p + klen + 1, NULL, 0);
+				break;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return ret;
+}
+
 int vd_dmabuf_count(const char *exp_name)
 {
 	char line[512], *f[5], *save, *p;
