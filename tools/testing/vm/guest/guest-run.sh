@@ -61,9 +61,13 @@ echo "1..$n" >>$S
 # what tools/testing/vm/check-host runs
 REAL_HOST_TESTS="vfio_device_test dmabuf_export_test dmabuf_lifetime_test dmabuf_map_test
 	dmabuf_revoke_test"
-if [ -n "$VD_ONLY" ]; then	# PROG:FIXTURE.TEST ...: just those
+if [ -n "$VD_ONLY" ]; then	# PROG:FIXTURE.TEST or PROG ...: just those
 	for o in $VD_ONLY; do
-		"$H/bin/${o%%:*}" -r "${o#*:}" >"$OUT/50-$o.tap" 2>&1
+		case $o in
+		*:*) set -- -r "${o#*:}" ;;
+		*) set -- ;;
+		esac
+		"$H/bin/${o%%:*}" "$@" >"$OUT/50-$o.tap" 2>&1
 		echo "# exit status $?" >>"$OUT/50-$o.tap"
 	done
 else
