@@ -1,15 +1,18 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * The vfio-dmabuf command line tool, driven as an operator would: bind and
- * unbind, export with --exec, list (debugfs, ours only), rdma-reg on rxe.
+ * unbind, export with --exec (a worker that maps the dma-buf, ours only),
+ * list (debugfs, ours only), rdma-reg on rxe.
  * The tool sits beside this program.
  */
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
+#include <dirent.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -20,25 +23,78 @@
 
 static char tool[PATH_MAX], self_exe[PATH_MAX];
 
+/* The BAR2 range the mmap worker writes; no other test writes there. */
+#define CLI_MMAP_OFF	0xa88000
+#define CLI_MMAP_LEN	0x2000
+#define CLI_MMAP_SEED	0x636c6901
+
+/* The open fds of this process, less the one reading the list. */
+static int count_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)))
+		n += de->d_name[0] != '.';
+	closedir(d);
+	return n - 1;
+}
+
+/*
+ * A worker as the README shows it: it holds the dma-buf and nothing else
+ * of the device (stdin, stdout, stderr and the dma-buf), maps it and
+ * writes through the mapping; the host finds the bytes.
+ */
+static int map_and_write(int fd)
+{
+	unsigned char buf[CLI_MMAP_LEN];
+	unsigned char *p;
+
+	if (count_fds() != 4) {
+		fprintf(stderr, "map_and_write: %d fds open, want stdio and the dma-buf\n",
+			count_fds());
+		return -EEXIST;
+	}
+	p = mmap(NULL, CLI_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		return -errno;
+	vd_pattern(buf, sizeof(buf), CLI_MMAP_SEED);
+	memcpy(p, buf, sizeof(buf));
+	return vd_host_expect("cli_exec_worker_mmap", CLI_MMAP_OFF, CLI_MMAP_LEN, CLI_MMAP_SEED) ?: 1;
+}
+
+/* Attach vd_test_importer to the dma-buf and map it. */
+static int attach_and_map(int fd)
+{
+	int imp, ret;
+
+	imp = ret = vd_importer_open();
+	if (imp >= 0)
+		ret = vd_importer_attach(imp, fd, 0);
+	if (!ret)
+		ret = vd_importer_map(imp);
+	return ret;
+}
+
 /*
  * Run by the tool's --exec: attach vd_test_importer to the inherited
- * dma-buf, map it, then show `vfio-dmabuf list BDF` while it is mapped.
+ * dma-buf and map it (or, with VD_CLI_MMAP, map it to the CPU and write
+ * through it), then show `vfio-dmabuf list BDF` while it is mapped.
  */
-__attribute__((constructor)) static void attach_and_list(void)
+__attribute__((constructor)) static void exec_worker(void)
 {
 	const char *bdf = getenv("VD_CLI_LIST"), *fd = getenv("VFIO_DMABUF_FD");
 	char cmd[PATH_MAX + 64];
-	int imp, ret;
+	int ret;
 
 	if (!bdf || !fd)
 		return;
-	imp = ret = vd_importer_open();
-	if (imp >= 0)
-		ret = vd_importer_attach(imp, atoi(fd), 0);
-	if (!ret)
-		ret = vd_importer_map(imp);
+	ret = getenv("VD_CLI_MMAP") ? map_and_write(atoi(fd)) : attach_and_map(atoi(fd));
 	if (ret < 1) {
-		fprintf(stderr, "attach_and_list: vd_test_importer: %s\n", vd_strerr(ret));
+		fprintf(stderr, "exec_worker: %s\n", vd_strerr(ret));
 		_exit(3);
 	}
 	snprintf(cmd, sizeof(cmd), "%s list %s", getenv("VD_CLI_TOOL"), bdf);
@@ -151,10 +207,29 @@ TEST_F(cli, list_shows_the_export_and_its_importer)
 	unsetenv("VD_CLI_LIST");
 	ASSERT_NE(NULL, strstr(self->out, "exports 1\n")) TH_LOG("%s", self->out);
 	ASSERT_NE(NULL, strstr(self->out, " bar 2 size 0x3000 ranges 2 revoked 0 mapped 1 "
-			       "attachments 1\n")) TH_LOG("%s", self->out);
+			       "attachments 1 vmas 0 zaps 0 faults pte=0 pmd=0 pud=0\n"))
+		TH_LOG("%s", self->out);
 	ASSERT_NE(NULL, strstr(self->out, "  range 0x100000 0x2000\n")) TH_LOG("%s", self->out);
 	ASSERT_NE(NULL, strstr(self->out, "  range 0x200000 0x1000\n")) TH_LOG("%s", self->out);
 	ASSERT_NE(NULL, strstr(self->out, " driver vd_test_importer maps 1 ")) TH_LOG("%s", self->out);
+}
+
+/* A worker run by --exec maps the dma-buf it inherited; list shows it. */
+TEST_F(cli, exec_worker_maps_the_dmabuf)
+{
+	char range[64];
+
+	if (vd_env_is_mainline())
+		SKIP(return, "mainline has no dma-buf mmap");
+	snprintf(range, sizeof(range), "%#x:%#x", CLI_MMAP_OFF, CLI_MMAP_LEN);
+	setenv("VD_CLI_LIST", self->bdf, 1);
+	setenv("VD_CLI_MMAP", "1", 1);
+	RUN_OK(self->out, "export %s --bar 2 --range %s --exec %s", self->bdf, range, self_exe);
+	unsetenv("VD_CLI_MMAP");
+	unsetenv("VD_CLI_LIST");
+	ASSERT_NE(NULL, strstr(self->out, " bar 2 size 0x2000 ranges 1 revoked 0 mapped 0 "
+			       "attachments 0 vmas 1 zaps 0 faults pte=2 pmd=0 pud=0\n"))
+		TH_LOG("%s", self->out);
 }
 
 TEST_F(cli, list_after_the_export_is_gone)
