@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * Every allocation failure on the export, attach and map paths, one at a
+ * Every allocation failure on the export, attach, map and mmap paths, one at a
  * time, with fail_nth (Documentation/fault-injection): for n = 1, 2, ...
  * write n to /proc/thread-self/fail-nth, make the call, and see whether the
  * n-th fault point was reached. Each call that failed must have returned a
@@ -25,6 +25,8 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "kselftest_harness.h"
@@ -223,10 +225,11 @@ static void finish(struct __test_metadata *_metadata, FIXTURE_DATA(failnth) *sel
 struct nth_ctx {
 	int fd;			/* the dma-buf, or -1 */
 	int imp;		/* the test importer, or -1 */
+	void *map;		/* its CPU mapping */
 };
 
 struct nth_op {
-	const char *call;	/* in messages: "export", "attach", "map" */
+	const char *call;	/* in messages: "export", "attach", "map", "mmap" */
 	const char *what;	/* in the report */
 	bool needs_importer;
 	void (*prepare)(struct __test_metadata *_metadata,
@@ -321,6 +324,56 @@ static void undo_map(struct __test_metadata *_metadata, struct nth_ctx *c, int r
 		ret = VD_ASSERT_OK(vd_importer_map(c->imp));
 	ASSERT_EQ(2, ret);
 	VD_ASSERT_OK(vd_importer_unmap(c->imp));
+}
+
+static void prepare_export(struct __test_metadata *_metadata,
+			   FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	c->fd = VD_ASSERT_OK(export(self));
+}
+
+#define MMAP_LEN	(3 * SZ_4K)	/* the whole export */
+
+static int call_mmap(FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
+{
+	c->map = mmap(NULL, MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd, 0);
+	return c->map == MAP_FAILED ? -errno : 0;
+}
+
+/*
+ * A mapping made is whole: every page faults in and takes a write; a
+ * failed one is counted nowhere (our debugfs: no vma of the dma-buf).
+ */
+static void undo_mmap(struct __test_metadata *_metadata, struct nth_ctx *c, int ret)
+{
+	char bdf[VD_BDF_LEN];
+	struct stat st;
+
+	if (!ret) {
+		volatile unsigned char *p = c->map;
+
+		for (size_t off = 0; off < MMAP_LEN; off += SZ_4K) {
+			p[off + 1] = 0x5a;
+			ASSERT_EQ(0x5a, p[off + 1]);
+			p[off + 1] = 0;
+		}
+		ASSERT_EQ(0, munmap(c->map, MMAP_LEN));
+	}
+	ASSERT_EQ(0, vd_env_bdf(bdf, sizeof(bdf)));
+	ASSERT_EQ(0, fstat(c->fd, &st));
+	ASSERT_EQ(0, vd_dbg_dmabuf(bdf, st.st_ino, "vmas")) TH_LOG("a vma was left counted");
+}
+
+TEST_F_TIMEOUT(failnth, mmap, 600)
+{
+	const struct nth_op op = {
+		.call = "mmap", .what = "mmap of the dma-buf",
+		.prepare = prepare_export, .call_fn = call_mmap, .undo = undo_mmap,
+	};
+
+	if (vd_env_is_mainline())
+		SKIP(return, "mainline has no dma-buf mmap");
+	fail_nth_sweep(_metadata, self, &op);
 }
 
 TEST_F_TIMEOUT(failnth, export, 600)

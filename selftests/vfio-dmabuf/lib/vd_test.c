@@ -2,6 +2,8 @@
 /* The selftests' own helpers on top of libvfio-dmabuf: see vd_test.h. */
 #include <limits.h>
 #include <poll.h>
+#include <setjmp.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
@@ -222,4 +224,63 @@ void vd_stall_fini(struct vd_stall *s)
 		munmap(s->map, s->pages * getpagesize());
 	memset(s, 0, sizeof(*s));
 	s->uffd = -1;
+}
+
+/* Where a faulting touch on this thread jumps back to, while one is armed. */
+static __thread sigjmp_buf *touch_jmp;
+
+static void touch_signal(int sig)
+{
+	if (touch_jmp)
+		siglongjmp(*touch_jmp, sig);
+	/* not ours: die of it, as without the handler */
+	signal(sig, SIG_DFL);
+	raise(sig);
+}
+
+static void touch_handlers_init(void)
+{
+	struct sigaction sa = { .sa_handler = touch_signal };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
+}
+
+static void touch_handlers(void)
+{
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+	pthread_once(&once, touch_handlers_init);
+}
+
+/* noinline, and volatile in between: nothing of the touch moves past setjmp */
+static __attribute__((noinline)) int touch(volatile uint64_t *p, uint64_t *val, int write)
+{
+	sigjmp_buf jb;
+	int sig;
+
+	touch_handlers();
+	sig = sigsetjmp(jb, 1);
+	if (sig) {
+		touch_jmp = NULL;
+		return sig;
+	}
+	touch_jmp = &jb;
+	if (write)
+		*p = *val;
+	else
+		*val = *p;
+	touch_jmp = NULL;
+	return 0;
+}
+
+int vd_try_write64(volatile uint64_t *p, uint64_t val)
+{
+	return touch(p, &val, 1);
+}
+
+int vd_try_read64(volatile uint64_t *p, uint64_t *val)
+{
+	return touch(p, val, 0);
 }

@@ -88,6 +88,15 @@ int vd_stall_wait(struct vd_stall *s, int ms);
 int vd_stall_release(struct vd_stall *s, const void *content);
 void vd_stall_fini(struct vd_stall *s);
 
+/*
+ * A touch of memory that may fault: store @val at @p, or load *@p into
+ * *@val. 0 when it went through; SIGBUS or SIGSEGV when the touch raised
+ * it (caught, on this thread only: the handler is per process, the jump
+ * back per thread).
+ */
+int vd_try_write64(volatile uint64_t *p, uint64_t val);
+int vd_try_read64(volatile uint64_t *p, uint64_t *val);
+
 #ifdef __KSELFTEST_HARNESS_H	/* the test programs, not vd_test.c */
 /*
  * Assert that @expr, a library call (>= 0, or -errno), succeeded; print
