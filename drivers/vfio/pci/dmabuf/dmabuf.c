@@ -30,10 +30,12 @@
  *		      to zero, so when revoke returns no importer holds a DMA
  *		      address into the BAR.
  *   vdb_dmabuf    -> the dma-buf's inode: a reference (ihold) from export
- *		      to ->release, for the address_space a revoke zaps. The
- *		      dentry's own reference is dropped before d_release runs
- *		      ->release, so without ours a revoke walking the list in
- *		      between would zap a freed inode's mappings.
+ *		      to ->release, for the address_space a revoke zaps. A
+ *		      revoke that saw a CPU mapping may zap after the last one
+ *		      went and its file's last fput dropped the dentry; the
+ *		      dentry drops its inode before d_release calls ->release
+ *		      (which then waits for dmabufs_lock), so without ours
+ *		      that zap would walk a freed inode.
  *   CPU mapping   -> the dma-buf: the vma holds its file (and so priv) until
  *		      the vma is gone; ->fault reads nothing but priv.
  *   CPU mapping   -> BAR access: every page table entry is inserted under
