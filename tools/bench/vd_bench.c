@@ -679,12 +679,15 @@ static int trace_write(const char *file, const char *val, int append)
 	return vd_write_file_flags(path, val, append ? O_APPEND : O_TRUNC);
 }
 
-static int trace_setup(void)
+/*
+ * The function tracer on @funcs, for this process only, stopped: the number
+ * of them it could filter on, or -errno.
+ */
+static int trace_setup(const char *const *funcs, int nr)
 {
 	static const char *const dirs[] = { "/sys/kernel/tracing", "/sys/kernel/debug/tracing" };
 	char path[128], pid[32];
-	unsigned int i;
-	int n = 0;
+	int i, n = 0, ret;
 
 	mount("nodev", "/sys/kernel/tracing", "tracefs", 0, NULL);
 	for (i = 0; i < 2 && !tracing[0]; i++) {
@@ -697,8 +700,8 @@ static int trace_setup(void)
 	trace_write("tracing_on", "0", 0);
 	trace_write("current_tracer", "nop", 0);
 	trace_write("set_ftrace_filter", "", 0);
-	for (i = 0; i < NR_TRACE; i++)
-		n += !trace_write("set_ftrace_filter", trace_funcs[i], 1);
+	for (i = 0; i < nr; i++)
+		n += !trace_write("set_ftrace_filter", funcs[i], 1);
 	/* an empty filter traces every function: never start without one */
 	if (!n)
 		return -ENOENT;
@@ -706,7 +709,8 @@ static int trace_setup(void)
 	trace_write("set_ftrace_pid", pid, 0);
 	trace_write("buffer_size_kb", "8192", 0);
 	trace_write("trace", "", 0);
-	return trace_write("current_tracer", "function", 0);
+	ret = trace_write("current_tracer", "function", 0);
+	return ret ? ret : n;
 }
 
 static void trace_teardown(void)
@@ -717,14 +721,14 @@ static void trace_teardown(void)
 	trace_write("set_ftrace_pid", "", 0);
 }
 
-/* Calls of each traced function in the trace so far; clears it. */
-static void trace_count(long *counts)
+/* Calls of each of @funcs in the trace so far; clears it. */
+static void trace_count(const char *const *funcs, int nr, long *counts)
 {
 	char path[128], line[512];
 	FILE *f;
 	int i;
 
-	memset(counts, 0, NR_TRACE * sizeof(*counts));
+	memset(counts, 0, nr * sizeof(*counts));
 	snprintf(path, sizeof(path), "%s/trace", tracing);
 	f = fopen(path, "r");
 	if (!f)
@@ -734,10 +738,10 @@ static void trace_count(long *counts)
 
 		if (line[0] == '#' || !p)
 			continue;
-		for (i = 0; i < NR_TRACE; i++) {
-			size_t l = strlen(trace_funcs[i]);
+		for (i = 0; i < nr; i++) {
+			size_t l = strlen(funcs[i]);
 
-			if (!strncmp(p + 2, trace_funcs[i], l) && p[2 + l] == ' ')
+			if (!strncmp(p + 2, funcs[i], l) && p[2 + l] == ' ')
 				counts[i]++;
 		}
 	}
@@ -766,7 +770,7 @@ static void bench_walks(void)
 	int i;
 
 	printf("list walks (ftrace function tracer, %d dma-bufs, %d of each):\n", n, k);
-	if (trace_setup()) {
+	if (trace_setup(trace_funcs, NR_TRACE) < 0) {
 		js_key("walks");
 		fprintf(js, "{\"error\": \"no tracefs or none of the functions traceable\"}");
 		printf("  not observable: no tracefs, or none of the functions is traceable\n");
@@ -781,25 +785,25 @@ static void bench_walks(void)
 		if (timed_reset(n, &t))
 			goto out;
 	trace_write("tracing_on", "0", 0);
-	trace_count(c_reset);
+	trace_count(trace_funcs, NR_TRACE, c_reset);
 	trace_write("tracing_on", "1", 0);
 	for (i = 0; i < k; i++)
 		if (timed_memcycle(n, &t, &t2))
 			goto out;
 	trace_write("tracing_on", "0", 0);
-	trace_count(c_mem);
+	trace_count(trace_funcs, NR_TRACE, c_mem);
 	trace_write("tracing_on", "1", 0);
 	for (i = 0; i < k; i++)
 		if (memory_decode(1))
 			goto out;
 	trace_write("tracing_on", "0", 0);
-	trace_count(c_nop);
+	trace_count(trace_funcs, NR_TRACE, c_nop);
 	trace_write("tracing_on", "1", 0);
 	for (i = 0; i < k; i++)
 		if (pwrite(dev.fd, &cfg_cls, 1, cfg_off - PCI_COMMAND + PCI_CACHE_LINE_SIZE) != 1)
 			goto out;
 	trace_write("tracing_on", "0", 0);
-	trace_count(c_other);
+	trace_count(trace_funcs, NR_TRACE, c_other);
 
 	js_key("walks");
 	fprintf(js, "{\"dmabufs\": %d, \"rounds\": %d", n, k);
@@ -833,7 +837,8 @@ static void bench_graph(const char *file)
 	double t, t2;
 	ssize_t len;
 
-	if (trace_setup()) {	/* leaves the function tracer filtered, off */
+	/* leaves the function tracer filtered, off */
+	if (trace_setup(trace_funcs, NR_TRACE) < 0) {
 		trace_teardown();
 		free(req);
 		return;
