@@ -19,11 +19,24 @@
  *              a least-squares line per path
  *   walks      list walks, dma-bufs visited and importer notifications per
  *              operation, counted with ftrace's function tracer
+ *   cpu mmap   BAR2 whole (16 MiB) mapped by mmap(2) of a dma-buf and by
+ *              vfio-pci's own region mmap of the BAR, on the same kernel:
+ *              fault-in per MiB at a 1 GiB-aligned address (PMDs where the
+ *              kernel has huge pfnmaps) and 4 KiB off it (PTEs), and the
+ *              ratio dma-buf/region (the goal: within 1.1); the page-table
+ *              entries the faults inserted, the dma-buf's from our debugfs,
+ *              the region's counted with ftrace (vmf_insert_pfn*() calls:
+ *              smaps, pagemap and mincore() skip VM_PFNMAP vmas, and vfio-pci
+ *              counts nothing); zap time, a memory decode off, against the
+ *              pages faulted in and the processes mapping, a line each.
+ *              Mainline's dma-bufs have no mmap: those rows say so, and its
+ *              region rows still run, the kernel's own baseline
  *
- * Times are CLOCK_MONOTONIC around the one syscall measured, in µs; every
- * figure is a median over repetitions, with min and max. The process runs
- * pinned to CPU 0. Results go to stdout (a table) and to a JSON file, with
- * the samples, which the host pools over several boots.
+ * Times are CLOCK_MONOTONIC around the one syscall measured (fault-in:
+ * around the loop of touches), in µs; every figure is a median over
+ * repetitions, with min and max. The process runs pinned to CPU 0. Results
+ * go to stdout (a table) and to a JSON file, with the samples, which the
+ * host pools over several boots.
  *
  * usage: vd_bench [-q] [-o FILE] [-g FILE]
  *   -q  fewer repetitions (a smoke run)
@@ -39,10 +52,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -167,13 +183,27 @@ static void row_val(const char *key, double val)
 	printf("  %-34s %10.3f\n", key, val);
 }
 
-static void row_fit(const char *key, double slope, double icpt, double r2, int npts)
+/* A line through @npts points, its slope in µs per @per (a dma-buf, a page). */
+static void row_fit(const char *key, const char *per, double slope, double icpt,
+		    double r2, int npts)
 {
 	js_key(key);
 	fprintf(js, "{\"slope\": %.4f, \"intercept\": %.3f, \"r2\": %.6f, \"points\": %d}",
 		slope, icpt, r2, npts);
-	printf("  %-34s slope %.3f us/dma-buf, intercept %.1f us, R^2 %.5f\n",
-	       key, slope, icpt, r2);
+	printf("  %-34s slope %.3f us/%s, intercept %.1f us, R^2 %.5f\n",
+	       key, slope, per, icpt, r2);
+}
+
+/*
+ * A row this kernel cannot have, and @why: an error row, as row_err's, with
+ * the reason for the host's table (mainline's dma-bufs have no mmap).
+ */
+static void row_na(const char *key, int err, const char *why)
+{
+	js_key(key);
+	fprintf(js, "{\"error\": \"%s\", \"errno\": %d, \"reason\": \"%s\"}",
+		strerrorname_np(err) ?: "?", err, why);
+	printf("  %-34s n/a: %s (%s)\n", key, why, strerrorname_np(err) ?: "?");
 }
 
 #define FAIL(...) do {						\
@@ -642,10 +672,10 @@ static void bench_revoke(void)
 	for (f = 0; f < 6; f++) {
 		fit_line(x, y[f], NR_SIZES, &slope, &icpt, &r2);
 		snprintf(key, sizeof(key), "fit.%s", fits[f]);
-		row_fit(key, slope, icpt, r2, NR_SIZES);
+		row_fit(key, "dma-buf", slope, icpt, r2, NR_SIZES);
 		fit_line(x, ymin[f], NR_SIZES, &slope, &icpt, &r2);
 		snprintf(key, sizeof(key), "fitmin.%s", fits[f]);
-		row_fit(key, slope, icpt, r2, NR_SIZES);
+		row_fit(key, "dma-buf", slope, icpt, r2, NR_SIZES);
 	}
 out:
 	free(req);
@@ -887,6 +917,544 @@ out:
 	trace_teardown();
 	drop_live();
 	free(req);
+}
+
+/* ---- CPU mmap: the dma-buf's, beside vfio-pci's region mmap of the BAR ---- */
+
+/*
+ * The same 16 MiB (BAR2 whole) mapped two ways on the same kernel: mmap(2)
+ * of a dma-buf that exports it as one range, and vfio-pci's own mmap of
+ * the BAR2 region through the device fd, which is what a VMM maps today.
+ * Both map nothing at mmap time; every first touch faults one entry in
+ * with vmf_insert_pfn(), or vmf_insert_pfn_pmd()/_pud() where address,
+ * range and BAR are aligned; every memory decode off zaps both with
+ * unmap_mapping_range() (of the dma-buf's file, of the device's).
+ */
+#define SZ_1G		(1ULL << 30)
+#define MM_LEN		(16ULL << 20)
+#define MM_MIB		((double)(MM_LEN >> 20))
+#define MM_SKEW		PG	/* off the 2 MiB grid: only pages fit */
+#define MM_MAX_PROCS	8
+
+enum { MM_DMABUF, MM_REGION, MM_KINDS };
+
+static const char *const mm_kinds[MM_KINDS] = { "dmabuf", "region" };
+static const char *const mm_wheres[2] = { "aligned", "unaligned" };
+static const size_t mm_skews[2] = { 0, MM_SKEW };
+static int mm_fd[MM_KINDS];
+static off_t mm_off[MM_KINDS];
+static unsigned long mm_ino;	/* the dma-buf's, for its debugfs line */
+static int mm_errno;		/* why the dma-buf has no mmap here ... */
+static const char *mm_why;	/* ... in words; NULL if it has one */
+static volatile uint32_t mm_sink;
+
+/* Faults per touched page, per page of a zap, and processes mapping. */
+static const int mm_pages[] = { 0, 1, 16, 256, 4096 };
+#define MM_NR_PAGES ((int)(sizeof(mm_pages) / sizeof(mm_pages[0])))
+static const int mm_procs[] = { 1, 2, 4, MM_MAX_PROCS };
+#define MM_NR_PROCS ((int)(sizeof(mm_procs) / sizeof(mm_procs[0])))
+
+/* What fills a page-table entry of each size, for ftrace to count. */
+static const char *const mm_insert[3] = {
+	"vmf_insert_pfn", "vmf_insert_pfn_pmd", "vmf_insert_pfn_pud"
+};
+static const char *const mm_levels[3] = { "pte", "pmd", "pud" };
+
+/* All 16 MiB mapped, inside a larger PROT_NONE reservation. */
+struct mm_map {
+	char *area, *p;
+	size_t area_len;
+};
+
+/*
+ * Map @kind at a 1 GiB-aligned address plus @skew: mmap(2) aligns to a
+ * page only, so reserve enough address space and MAP_FIXED into it.
+ */
+static int mm_map(int kind, size_t skew, struct mm_map *m)
+{
+	uintptr_t at;
+
+	m->area_len = SZ_1G + skew + MM_LEN;
+	m->area = mmap(NULL, m->area_len, PROT_NONE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m->area == MAP_FAILED)
+		return -1;
+	at = ((uintptr_t)m->area + SZ_1G - 1) & ~(uintptr_t)(SZ_1G - 1);
+	m->p = mmap((void *)(at + skew), MM_LEN, PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_FIXED, mm_fd[kind], mm_off[kind]);
+	if (m->p == MAP_FAILED) {
+		munmap(m->area, m->area_len);
+		return -1;
+	}
+	return 0;
+}
+
+/* The mapping, the rest of the reservation and their page tables. */
+static void mm_unmap(struct mm_map *m)
+{
+	munmap(m->area, m->area_len);
+}
+
+/* One read per 4 KiB page of the first @len bytes at @p. */
+static void mm_touch(const char *p, size_t len)
+{
+	uint32_t sum = 0;
+	size_t off;
+
+	for (off = 0; off < len; off += PG)
+		sum += *(const volatile uint32_t *)(p + off);
+	mm_sink = sum;
+}
+
+/* The dma-buf's count @key in our debugfs; -1 where there is none. */
+static long mm_dbg(int kind, const char *key)
+{
+	if (kind != MM_DMABUF || mm_why)
+		return -1;
+	return vd_dbg_dmabuf(dev.bdf, mm_ino, key);
+}
+
+/* A latency row of @kind, or why this kernel has none. */
+static void mm_row(const char *key, int kind, const double *v, int n)
+{
+	if (kind == MM_DMABUF && mm_why)
+		row_na(key, mm_errno, mm_why);
+	else
+		row_lat(key, v, n);
+}
+
+/* Sample @r of @v, or a scratch slot for the warm-up rounds (r < 0). */
+static double *mm_slot(double *v, int r)
+{
+	static double scratch;
+
+	return r < 0 ? &scratch : &v[r];
+}
+
+/* The kind first in round @r's @i-th turn: each first in every other round. */
+static int mm_turn(int r, int i)
+{
+	return r & 1 ? MM_KINDS - 1 - i : i;
+}
+
+/*
+ * Export BAR2 whole as one dma-buf, the region's mmap offset, and whether
+ * the dma-buf maps: mainline's does not (its dma-buf core says EINVAL).
+ */
+static int mm_setup(void)
+{
+	struct vfio_device_feature *req = export_req(1, MM_LEN, 0);
+	struct vfio_region_info ri;
+	struct stat st;
+	void *p;
+
+	mm_fd[MM_DMABUF] = do_export(req);
+	free(req);
+	if (mm_fd[MM_DMABUF] < 0 || fstat(mm_fd[MM_DMABUF], &st)) {
+		FAIL("export of BAR2 whole");
+		return -1;
+	}
+	mm_ino = st.st_ino;
+	if (vd_region_info(&dev, VD_IVSHMEM_BAR, &ri) ||
+	    !(ri.flags & VFIO_REGION_INFO_FLAG_MMAP)) {
+		FAIL("BAR2 region info, or no region mmap");
+		return -1;
+	}
+	mm_fd[MM_REGION] = dev.fd;
+	mm_off[MM_REGION] = ri.offset;
+	p = mmap(NULL, PG, PROT_READ, MAP_SHARED, mm_fd[MM_DMABUF], 0);
+	if (p != MAP_FAILED) {
+		munmap(p, PG);
+		return 0;
+	}
+	mm_errno = errno;
+	if (!vd_env_is_mainline()) {
+		FAIL("mmap of the dma-buf");
+		return -1;
+	}
+	mm_why = "mainline has no dma-buf mmap";
+	return 0;
+}
+
+/*
+ * Touch all 16 MiB of a new mapping of @kind, every touch a fault, then
+ * again, no touch a fault (the reads alone): µs per MiB, each.
+ */
+static int mm_fault_in(int kind, size_t skew, double *t_fault, double *t_again)
+{
+	struct mm_map m;
+	double t0, t1;
+
+	if (mm_map(kind, skew, &m)) {
+		FAIL("mmap of the %s", mm_kinds[kind]);
+		return -1;
+	}
+	t0 = now_us();
+	mm_touch(m.p, MM_LEN);
+	t1 = now_us();
+	mm_touch(m.p, MM_LEN);
+	*t_again = (now_us() - t1) / MM_MIB;
+	*t_fault = (t1 - t0) / MM_MIB;
+	mm_unmap(&m);
+	return 0;
+}
+
+/*
+ * Fault-in per MiB at a 1 GiB-aligned address (PMDs where the kernel has
+ * huge pfnmaps) and 4 KiB past one (pages), both kinds interleaved, and
+ * the ratio dma-buf/region of the medians: the goal is 1.1 at most. A
+ * benchmark: it reports the ratio, it does not fail on it. The second
+ * touch, with no fault, says how much of a fault-in the reads are.
+ */
+static void mmap_fault(void)
+{
+	static double t[2][MM_KINDS][MAX_SAMPLES], t_again[2][MM_KINDS][MAX_SAMPLES];
+	int reps = quick ? 5 : 31, warm = quick ? 1 : 3, r, a, i, k;
+	double med[MM_KINDS];
+	char key[64];
+
+	for (r = -warm; r < reps; r++)
+		for (a = 0; a < 2; a++)
+			for (i = 0; i < MM_KINDS; i++) {
+				k = mm_turn(r, i);
+				if (k == MM_DMABUF && mm_why)
+					continue;
+				if (mm_fault_in(k, mm_skews[a], mm_slot(t[a][k], r),
+						mm_slot(t_again[a][k], r)))
+					return;
+			}
+	for (a = 0; a < 2; a++) {
+		for (k = 0; k < MM_KINDS; k++) {
+			snprintf(key, sizeof(key), "mmap.fault.%s.%s", mm_kinds[k], mm_wheres[a]);
+			mm_row(key, k, t[a][k], reps);
+			med[k] = stats_of(t[a][k], reps).med;
+			snprintf(key, sizeof(key), "mmap.retouch.%s.%s", mm_kinds[k], mm_wheres[a]);
+			mm_row(key, k, t_again[a][k], reps);
+		}
+		snprintf(key, sizeof(key), "mmap.fault_ratio.%s", mm_wheres[a]);
+		if (mm_why)
+			row_na(key, mm_errno, mm_why);
+		else
+			row_val(key, med[MM_DMABUF] / med[MM_REGION]);
+	}
+}
+
+/*
+ * The entries one touch of all of a new mapping of @kind faulted in, per
+ * size: @ftr counted by ftrace (if @traced), @dbg (the dma-buf only) from
+ * our debugfs, or -errno.
+ */
+static int mm_entries(int kind, size_t skew, int traced, long *dbg, long *ftr)
+{
+	long before[3];
+	struct mm_map m;
+	int i;
+
+	if (mm_map(kind, skew, &m)) {
+		FAIL("mmap of the %s", mm_kinds[kind]);
+		return -1;
+	}
+	for (i = 0; i < 3; i++)
+		before[i] = mm_dbg(kind, mm_levels[i]);
+	if (traced) {
+		trace_write("trace", "", 0);
+		trace_write("tracing_on", "1", 0);
+	}
+	mm_touch(m.p, MM_LEN);
+	if (traced) {
+		trace_write("tracing_on", "0", 0);
+		trace_count(mm_insert, 3, ftr);
+	}
+	for (i = 0; i < 3; i++) {
+		long after = mm_dbg(kind, mm_levels[i]);
+
+		if (before[i] < 0)
+			dbg[i] = before[i];
+		else if (after < 0)
+			dbg[i] = after;
+		else
+			dbg[i] = after - before[i];
+	}
+	mm_unmap(&m);
+	return 0;
+}
+
+/* Rows "mmap.pte.@kind.@where" and so on of @counts, or -errno. */
+static void mm_entry_rows(int kind, int a, const long *counts)
+{
+	char key[64];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(key, sizeof(key), "mmap.%s.%s.%s", mm_levels[i], mm_kinds[kind],
+			 mm_wheres[a]);
+		if (counts[i] < 0)
+			row_err(key, -counts[i]);
+		else
+			row_val(key, counts[i]);
+	}
+}
+
+/*
+ * Page-table entries for all 16 MiB: the dma-buf's from our debugfs (its
+ * fault counts before and after the touch); the region's from the function
+ * tracer, the calls of vmf_insert_pfn*() during the touch, which is the
+ * one place where they show: /proc/PID/smaps, pagemap and mincore() all
+ * skip VM_PFNMAP vmas. The tracer counts the dma-buf's too; where they
+ * disagree with debugfs, a note says so.
+ */
+static void mmap_entries(void)
+{
+	int traced = trace_setup(mm_insert, 3) == 3, a, k;
+	long dbg[3], ftr[3];
+	char key[64];
+
+	for (a = 0; a < 2; a++) {
+		if (mm_why) {
+			for (k = 0; k < 3; k++) {
+				snprintf(key, sizeof(key), "mmap.%s.dmabuf.%s", mm_levels[k],
+					 mm_wheres[a]);
+				row_na(key, mm_errno, mm_why);
+			}
+		} else if (!mm_entries(MM_DMABUF, mm_skews[a], traced, dbg, ftr)) {
+			mm_entry_rows(MM_DMABUF, a, dbg);
+			if (traced && memcmp(dbg, ftr, sizeof(dbg)))
+				printf("  note: ftrace counted %ld/%ld/%ld, debugfs %ld/%ld/%ld\n",
+				       ftr[0], ftr[1], ftr[2], dbg[0], dbg[1], dbg[2]);
+		}
+		if (!traced) {
+			for (k = 0; k < 3; k++) {
+				snprintf(key, sizeof(key), "mmap.%s.region.%s", mm_levels[k],
+					 mm_wheres[a]);
+				row_na(key, ENOENT, "not observable: no ftrace of vmf_insert_pfn*()");
+			}
+		} else if (!mm_entries(MM_REGION, mm_skews[a], traced, dbg, ftr)) {
+			mm_entry_rows(MM_REGION, a, ftr);
+		}
+	}
+	trace_teardown();
+}
+
+/*
+ * Memory decode off, timed: it revokes, zapping every CPU mapping of the
+ * BAR, before it returns. Then on again, untimed. The dma-buf, mapped by
+ * @vmas vmas, must say in debugfs that they were and that it zapped (its
+ * count was @zaps before).
+ */
+static int mm_timed_zap(int kind, long vmas, long zaps, double *t)
+{
+	long now_vmas, now_zaps;
+	double t0 = now_us();
+
+	if (memory_decode(0)) {
+		FAIL("memory decode off");
+		return -1;
+	}
+	*t = now_us() - t0;
+	now_vmas = mm_dbg(kind, "vmas");
+	now_zaps = mm_dbg(kind, "zaps");
+	if (memory_decode(1)) {
+		FAIL("memory decode on");
+		return -1;
+	}
+	if (zaps >= 0 && (now_vmas != vmas || now_zaps != zaps + !!vmas)) {
+		fprintf(stderr, "vd_bench: dma-buf mapped %ld times: debugfs says vmas %ld, "
+			"zaps %ld then %ld\n", vmas, now_vmas, zaps, now_zaps);
+		failed++;
+		return -1;
+	}
+	return 0;
+}
+
+/* A new mapping of @kind, @pages pages of it touched: time its zap. */
+static int mm_zap_pages(int kind, size_t skew, int pages, double *t)
+{
+	long zaps = mm_dbg(kind, "zaps");
+	struct mm_map m;
+	int ret;
+
+	if (mm_map(kind, skew, &m)) {
+		FAIL("mmap of the %s", mm_kinds[kind]);
+		return -1;
+	}
+	mm_touch(m.p, pages * PG);
+	ret = mm_timed_zap(kind, 1, zaps, t);
+	mm_unmap(&m);
+	return ret;
+}
+
+/* A child's life: map @kind, fault 16 pages in, say so, wait for EOF on @go. */
+static void mm_child(int kind, int ready, int go)
+{
+	struct mm_map m;
+	char c;
+
+	if (mm_map(kind, MM_SKEW, &m))
+		_exit(1);
+	mm_touch(m.p, 16 * PG);
+	if (write(ready, "r", 1) != 1)
+		_exit(1);
+	close(ready);
+	(void)!read(go, &c, 1);
+	_exit(0);
+}
+
+/* Close @go, the children's signal to end, and reap @n: 0 if all did well. */
+static int mm_reap(int go, const pid_t *pids, int n)
+{
+	int i, status, bad = 0;
+
+	close(go);
+	for (i = 0; i < n; i++)
+		if (waitpid(pids[i], &status, 0) != pids[i] ||
+		    !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	return bad ? -1 : 0;
+}
+
+/*
+ * @n processes mapping @kind, each with 16 pages faulted in (the dma-buf
+ * fd and the device fd are inherited; each maps its own): time the zap of
+ * them all.
+ */
+static int mm_zap_procs(int kind, int n, double *t)
+{
+	long zaps = mm_dbg(kind, "zaps");
+	int ready[2], go[2], i, up = 0, ret = -1;
+	pid_t pids[MM_MAX_PROCS];
+	char c;
+
+	if (pipe(ready)) {
+		FAIL("pipe");
+		return -1;
+	}
+	if (pipe(go)) {
+		FAIL("pipe");
+		close(ready[0]);
+		close(ready[1]);
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			break;
+		if (!pids[i]) {
+			close(ready[0]);
+			close(go[1]);
+			mm_child(kind, ready[1], go[0]);
+		}
+	}
+	close(ready[1]);
+	close(go[0]);
+	/* EOF once every child has said it is ready, or has died */
+	while (up < i && read(ready[0], &c, 1) == 1)
+		up++;
+	close(ready[0]);
+	if (up == n)
+		ret = mm_timed_zap(kind, n, zaps, t);
+	else
+		FAIL("%d of %d processes mapping the %s", up, n, mm_kinds[kind]);
+	if (mm_reap(go[1], pids, i) && !ret) {
+		FAIL("a process mapping the %s", mm_kinds[kind]);
+		ret = -1;
+	}
+	return ret;
+}
+
+/* Lines through the medians and the minima of @t at @xs, µs per @per. */
+static void mm_fit(int kind, const char *what, const char *per, const int *xs, int nx,
+		   double (*t)[MAX_SAMPLES], int reps)
+{
+	double x[MM_NR_PAGES], med[MM_NR_PAGES], min[MM_NR_PAGES], slope, icpt, r2;
+	char key[64];
+	int i;
+
+	for (i = 0; i < nx; i++) {
+		struct stats st = stats_of(t[i], reps);
+
+		x[i] = xs[i];
+		med[i] = st.med;
+		min[i] = st.min;
+	}
+	snprintf(key, sizeof(key), "fit.mmap.zap.%s.%s", mm_kinds[kind], what);
+	if (kind == MM_DMABUF && mm_why) {
+		row_na(key, mm_errno, mm_why);
+	} else {
+		fit_line(x, med, nx, &slope, &icpt, &r2);
+		row_fit(key, per, slope, icpt, r2, nx);
+	}
+	snprintf(key, sizeof(key), "fitmin.mmap.zap.%s.%s", mm_kinds[kind], what);
+	if (kind == MM_DMABUF && mm_why) {
+		row_na(key, mm_errno, mm_why);
+	} else {
+		fit_line(x, min, nx, &slope, &icpt, &r2);
+		row_fit(key, per, slope, icpt, r2, nx);
+	}
+}
+
+/*
+ * Zap time against pages and processes, rounds interleaving every case:
+ * memory decode off with the dma-buf exported but mapped nowhere (the
+ * baseline: the revoke without a zap); with one mapping of @kind and N
+ * pages faulted in off the 2 MiB grid (PTEs); with all 16 MiB faulted in on
+ * it (8 PMDs where the kernel can); with P processes, 16 pages each.
+ */
+static void mmap_zap(void)
+{
+	static double t_base[MAX_SAMPLES], t_pages[MM_KINDS][MM_NR_PAGES][MAX_SAMPLES],
+		      t_aligned[MM_KINDS][MAX_SAMPLES], t_procs[MM_KINDS][MM_NR_PROCS][MAX_SAMPLES];
+	int reps = quick ? 3 : 21, warm = 1, r, i, j, k;
+	char key[64];
+
+	for (r = -warm; r < reps; r++) {
+		if (mm_timed_zap(MM_DMABUF, 0, mm_dbg(MM_DMABUF, "zaps"), mm_slot(t_base, r)))
+			return;
+		for (i = 0; i < MM_KINDS; i++) {
+			k = mm_turn(r, i);
+			if (k == MM_DMABUF && mm_why)
+				continue;
+			for (j = 0; j < MM_NR_PAGES; j++)
+				if (mm_zap_pages(k, MM_SKEW, mm_pages[j], mm_slot(t_pages[k][j], r)))
+					return;
+			if (mm_zap_pages(k, 0, MM_LEN / PG, mm_slot(t_aligned[k], r)))
+				return;
+			for (j = 0; j < MM_NR_PROCS; j++)
+				if (mm_zap_procs(k, mm_procs[j], mm_slot(t_procs[k][j], r)))
+					return;
+		}
+	}
+	row_lat("mmap.zap.base", t_base, reps);
+	for (k = 0; k < MM_KINDS; k++) {
+		for (j = 0; j < MM_NR_PAGES; j++) {
+			snprintf(key, sizeof(key), "mmap.zap.%s.pages.%d", mm_kinds[k], mm_pages[j]);
+			mm_row(key, k, t_pages[k][j], reps);
+		}
+		snprintf(key, sizeof(key), "mmap.zap.%s.aligned", mm_kinds[k]);
+		mm_row(key, k, t_aligned[k], reps);
+		for (j = 0; j < MM_NR_PROCS; j++) {
+			snprintf(key, sizeof(key), "mmap.zap.%s.procs.%d", mm_kinds[k], mm_procs[j]);
+			mm_row(key, k, t_procs[k][j], reps);
+		}
+		mm_fit(k, "pages", "page", mm_pages, MM_NR_PAGES, t_pages[k], reps);
+		mm_fit(k, "procs", "process", mm_procs, MM_NR_PROCS, t_procs[k], reps);
+	}
+}
+
+static void bench_mmap(void)
+{
+	char thp[128] = "?";
+
+	vd_read_file("/sys/kernel/mm/transparent_hugepage/enabled", thp, sizeof(thp));
+	printf("CPU mmap of BAR2 (16 MiB), the dma-buf's beside the region's, us "
+	       "(fault-in: us per MiB; THP %s):\n", thp);
+	mm_fd[MM_DMABUF] = -1;
+	if (!mm_setup()) {
+		mmap_fault();
+		mmap_entries();
+		mmap_zap();
+	}
+	if (mm_fd[MM_DMABUF] >= 0)
+		close(mm_fd[MM_DMABUF]);
 }
 
 /* ---- memory ---- */
@@ -1153,6 +1721,7 @@ int main(int argc, char **argv)
 	bench_attach_map();
 	bench_revoke();
 	bench_walks();
+	bench_mmap();
 	if (graph)
 		bench_graph(graph);
 	clocksource(clock_after, sizeof(clock_after));
