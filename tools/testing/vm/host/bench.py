@@ -11,6 +11,11 @@ MAINLINE_BUG = {"EADDRINUSE": "fails (mainline bug, EADDRINUSE)"}
 # console costs about a millisecond; splats still reach dmesg.txt.
 # tsc=reliable: no clocksource watchdog switching clocks mid-run.
 BOOT_APPEND = "quiet tsc=reliable"
+# Rows "PATH.N" whose lines are fitted again through the pooled medians and
+# minima, into "fit.PATH" and "fitmin.PATH".
+FIT_PATHS = ("reset", "memoff", "memon", "memcycle", "cmdnop", "cfgnop",
+             "mmap.zap.dmabuf.pages", "mmap.zap.region.pages",
+             "mmap.zap.dmabuf.procs", "mmap.zap.region.procs")
 
 
 # ---- pooling the boots of one kernel ----
@@ -64,15 +69,21 @@ def pool(runs):
             rows[key] = r
         else:
             rows[key] = first
-    for path in ("reset", "memoff", "memon", "memcycle", "cmdnop", "cfgnop"):
-        sizes = sorted(int(k.split(".")[1]) for k in rows if k.startswith(path + ".")
-                       and "median" in rows[k])
+    for path in FIT_PATHS:
+        sizes = sorted(int(k[len(path) + 1:]) for k in rows if k.startswith(path + ".")
+                       and k[len(path) + 1:].isdigit() and "median" in rows[k])
         if len(sizes) < 3:
             continue
         for fit, stat in (("fit", "median"), ("fitmin", "min")):
             slope, icpt, r2 = fit_line(sizes, [rows["%s.%d" % (path, n)][stat] for n in sizes])
             rows["%s.%s" % (fit, path)] = {"slope": slope, "intercept": icpt, "r2": r2,
                                            "points": len(sizes)}
+    # the dma-buf's fault-in over the region mmap's, of the pooled medians
+    for where in ("aligned", "unaligned"):
+        a = rows.get("mmap.fault.dmabuf." + where, {}).get("median")
+        b = rows.get("mmap.fault.region." + where, {}).get("median")
+        if a is not None and b:
+            rows["mmap.fault_ratio." + where] = {"value": a / b}
     out["rows"] = rows
     return out
 
@@ -84,6 +95,8 @@ def cell(res, key, fmt="%.1f", mm=True):
     r = res["rows"].get(key) if res else None
     if r is None:
         return "not run", None
+    if "reason" in r:
+        return "n/a (%s)" % r["reason"], None
     if "error" in r:
         if not res.get("mainline"):
             return "fails (%s)" % r["error"], None
@@ -132,11 +145,13 @@ class Table:
         return "\n".join(self.lines) + "\n"
 
 
-def fit_cell(res, key):
+def fit_cell(res, key, per="dma-buf"):
     r = res["rows"].get(key) if res else None
     if not r:
         return "not run"
-    return "%.2f µs/dma-buf + %.0f µs, R² %.4f" % (r["slope"], r["intercept"], r["r2"])
+    if "error" in r:
+        return "n/a (%s)" % r.get("reason", r["error"])
+    return "%.2f µs/%s + %.0f µs, R² %.4f" % (r["slope"], per, r["intercept"], r["r2"])
 
 
 def mem_cells(res, key):
@@ -179,6 +194,58 @@ def walks(t, o, m):
                         ("per_cfgnop", "other config write (unchanged)")):
         for name, funcs in WALK_FUNCS:
             t.out("| %s per %s | %s | %s |" % (name, wname, get(wo, what, funcs), get(wm, what, funcs)))
+
+
+def cpu_mmap(t, o, m):
+    """Section 5: the dma-buf's CPU mmap beside vfio-pci's region mmap of the
+    same BAR on the same kernel; its ratio rows compare within a kernel."""
+    t.head("5. CPU mmap of BAR2 (16 MiB): the dma-buf's beside vfio-pci's region mmap",
+           "µs / count")
+    for where, how in (("aligned", "at a 1 GiB-aligned address"),
+                       ("unaligned", "4 KiB off the 2 MiB grid")):
+        t.row("fault-in per MiB, %s: dma-buf" % how, "mmap.fault.dmabuf." + where)
+        t.row("fault-in per MiB, %s: region mmap" % how, "mmap.fault.region." + where)
+        t.row("fault-in, %s: dma-buf/region (goal <= 1.1)" % how,
+              "mmap.fault_ratio." + where, mm=False)
+        t.row("  touched again, no faults: dma-buf", "mmap.retouch.dmabuf." + where)
+        t.row("  touched again, no faults: region mmap", "mmap.retouch.region." + where)
+    for where, how in (("aligned", "aligned"), ("unaligned", "4 KiB off")):
+        for kind, src in (("dmabuf", "dma-buf (debugfs)"), ("region", "region mmap (ftrace)")):
+            for lvl in ("pte", "pmd", "pud"):
+                t.row("entries for 16 MiB, %s, %s: %ss" % (how, src, lvl.upper()),
+                      "mmap.%s.%s.%s" % (lvl, kind, where), mm=False)
+    t.row("zap baseline: memory decode off, dma-buf mapped nowhere", "mmap.zap.base")
+    for kind, src in (("dmabuf", "dma-buf"), ("region", "region mmap")):
+        pages = sorted({int(k.rsplit(".", 1)[1]) for r in (o, m) for k in r.get("rows", {})
+                        if k.startswith("mmap.zap.%s.pages." % kind)})
+        for n in pages:
+            t.row("zap, %s, %d page%s faulted in" % (src, n, "" if n == 1 else "s"),
+                  "mmap.zap.%s.pages.%d" % (kind, n))
+        t.row("zap, %s, 16 MiB aligned faulted in" % src, "mmap.zap.%s.aligned" % kind)
+        procs = sorted({int(k.rsplit(".", 1)[1]) for r in (o, m) for k in r.get("rows", {})
+                        if k.startswith("mmap.zap.%s.procs." % kind)})
+        for n in procs:
+            t.row("zap, %s, %d process%s x 16 pages" % (src, n, "" if n == 1 else "es"),
+                  "mmap.zap.%s.procs.%d" % (kind, n))
+    t.out()
+    t.out("dma-buf: mmap(2) of a dma-buf exporting BAR2 whole as one range; region mmap:")
+    t.out("vfio-pci's mmap of BAR2 through the device fd, on the same kernel. Fault-in: one")
+    t.out("read per 4 KiB page of a new mapping, every one faulting (PMDs where the kernel")
+    t.out("has huge pfnmaps and the address is aligned). Entries: faults that inserted a")
+    t.out("PTE, PMD or PUD, the dma-buf's from our debugfs, the region's from ftrace")
+    t.out("(vmf_insert_pfn*() calls; smaps, pagemap and mincore skip pfnmaps). Zap: memory")
+    t.out("decode off, a config write that revokes and zaps every CPU mapping of the BAR")
+    t.out("before it returns; pages faulted in 4 KiB off the 2 MiB grid (PTEs), processes")
+    t.out("16 pages each. Least-squares lines through the medians, then the minima:")
+    t.out()
+    t.out("| line | ours | mainline |")
+    t.out("|---|---|---|")
+    for fit, what in (("fit", "medians"), ("fitmin", "minima")):
+        for kind, src in (("dmabuf", "dma-buf"), ("region", "region mmap")):
+            for x, per in (("pages", "page"), ("procs", "process")):
+                k = "%s.mmap.zap.%s.%s" % (fit, kind, x)
+                t.out("| zap, %s, per %s, %s | %s | %s |" % (
+                    src, per, what, fit_cell(o, k, per), fit_cell(m, k, per)))
 
 
 def render(ours, main, wall=None):
@@ -291,6 +358,8 @@ def render(ours, main, wall=None):
     t.out()
     for name, a, b in details:
         t.out("- %s: ours: %s; mainline: %s" % (name, a or "-", b or "-"))
+
+    cpu_mmap(t, o, m)
 
     t.out()
     t.out("ours: %s, %s, guests %ss; mainline: %s, %s, guests %ss%s" % (
