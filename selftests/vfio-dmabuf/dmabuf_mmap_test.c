@@ -11,7 +11,7 @@
  *
  * Writes land in ivshmem's BAR2, a file on the host, which checks the
  * bytes after the guest stops (vd_host_expect()). These tests own BAR2
- * [0xa00000, 0xe00000); no other test writes there.
+ * [0xa00000, 0xe10000); no other test writes there.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -29,6 +29,7 @@
 #include "kselftest_harness.h"
 #include "vd_test.h"
 
+#define SZ_1M		0x100000ULL
 #define SZ_2M		0x200000ULL
 #define MULTI_OFF	0xa00000ULL	/* the multi-range worker's ranges */
 #define MISC_OFF	0xa80000ULL	/* the small tests', 64 KiB */
@@ -571,8 +572,11 @@ TEST_F(mmap, read_only_dma_buf_maps_read_only)
 	close(ro);
 }
 
-/* The mapping cannot grow past what was mapped (VM_DONTEXPAND). */
-TEST_F(mmap, mremap_cannot_grow_it)
+/*
+ * The mapping cannot grow past what was mapped (VM_DONTEXPAND), nor be
+ * moved leaving a copy behind (MREMAP_DONTUNMAP: not for pfnmaps).
+ */
+TEST_F(mmap, mremap_cannot_grow_or_copy_it)
 {
 	int fd = VD_ASSERT_OK(export(&self->dev, &misc, 1, O_RDWR));
 	void *p = mmap(NULL, SZ_4K, RW, MAP_SHARED, fd, 0);
@@ -580,6 +584,8 @@ TEST_F(mmap, mremap_cannot_grow_it)
 	ASSERT_NE(MAP_FAILED, p);
 	ASSERT_EQ(MAP_FAILED, mremap(p, SZ_4K, 2 * SZ_4K, MREMAP_MAYMOVE));
 	ASSERT_EQ(EFAULT, errno);
+	ASSERT_EQ(MAP_FAILED, mremap(p, SZ_4K, SZ_4K, MREMAP_MAYMOVE | MREMAP_DONTUNMAP));
+	ASSERT_EQ(EINVAL, errno);
 	ASSERT_EQ(1, dbg(&self->dev, fd, "vmas"));
 	munmap(p, SZ_4K);
 	ASSERT_EQ(0, dbg(&self->dev, fd, "vmas"));
@@ -828,6 +834,37 @@ TEST_F(mmap, unaligned_address_falls_back_to_pages)
 	ASSERT_EQ(511, dbg(&self->dev, fd, "pte"));
 	ASSERT_EQ(0, dbg(&self->dev, fd, "pmd"));
 	munmap((void *)p, SZ_2M - SZ_4K);
+	close(fd);
+}
+
+/*
+ * Two ranges that make 2 MiB of dma-buf, aligned, with a page of the BAR
+ * between them that is not exported: no PMD may map it.
+ */
+TEST_F(mmap, huge_entry_never_spans_two_ranges)
+{
+	const struct vfio_region_dma_range r[] = {
+		{ HUGE_OFF, SZ_1M }, { HUGE_OFF + SZ_1M + SZ_4K, SZ_1M },
+	};
+	/* the page between them, and the second range's first */
+	const struct vfio_region_dma_range gap = { HUGE_OFF + SZ_1M, 2 * SZ_4K };
+	int fd = VD_ASSERT_OK(export(&self->dev, r, 2, O_RDWR));
+	int gfd = VD_ASSERT_OK(export(&self->dev, &gap, 1, O_RDWR));
+	volatile unsigned char *p = map_aligned(fd, SZ_2M, SZ_2M, 0);
+	volatile uint64_t *g = mmap(NULL, 2 * SZ_4K, RW, MAP_SHARED, gfd, 0);
+
+	ASSERT_NE(MAP_FAILED, p);
+	ASSERT_NE(MAP_FAILED, g);
+	g[0] = 0x676170;	/* not exported by fd */
+	g[512] = 0x7231;	/* fd's second range, at 1 MiB in the dma-buf */
+	ASSERT_EQ(0, touch_all(p, SZ_2M));
+	ASSERT_EQ(512, dbg(&self->dev, fd, "pte"));
+	ASSERT_EQ(0, dbg(&self->dev, fd, "pmd"));
+	ASSERT_EQ(0x7231, *(volatile uint64_t *)(p + SZ_1M));
+	g[0] = g[512] = 0;
+	munmap((void *)g, 2 * SZ_4K);
+	munmap((void *)p, SZ_2M);
+	close(gfd);
 	close(fd);
 }
 
