@@ -1376,18 +1376,15 @@ static void mm_fit(int kind, const char *what, const char *per, const int *xs, i
 		med[i] = st.med;
 		min[i] = st.min;
 	}
-	snprintf(key, sizeof(key), "fit.mmap.zap.%s.%s", mm_kinds[kind], what);
-	if (kind == MM_DMABUF && mm_why) {
-		row_na(key, mm_errno, mm_why);
-	} else {
-		fit_line(x, med, nx, &slope, &icpt, &r2);
-		row_fit(key, per, slope, icpt, r2, nx);
-	}
-	snprintf(key, sizeof(key), "fitmin.mmap.zap.%s.%s", mm_kinds[kind], what);
-	if (kind == MM_DMABUF && mm_why) {
-		row_na(key, mm_errno, mm_why);
-	} else {
-		fit_line(x, min, nx, &slope, &icpt, &r2);
+	/* a line through the medians, and one through the minima */
+	for (i = 0; i < 2; i++) {
+		snprintf(key, sizeof(key), "%s.mmap.zap.%s.%s", i ? "fitmin" : "fit",
+			 mm_kinds[kind], what);
+		if (kind == MM_DMABUF && mm_why) {
+			row_na(key, mm_errno, mm_why);
+			continue;
+		}
+		fit_line(x, i ? min : med, nx, &slope, &icpt, &r2);
 		row_fit(key, per, slope, icpt, r2, nx);
 	}
 }
