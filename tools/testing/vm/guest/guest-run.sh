@@ -28,6 +28,9 @@ unload() {
 S=$OUT/00-setup.tap
 echo "TAP version 13" >$S
 BDF=$(find_dev 0x1af4:0x1110) || { tap $S not-ok "find the ivshmem device"; exit 1; }
+# the second ivshmem, whose BAR2 is 1 GiB (a PUD's worth)
+HUGE_BDF=$(find_devs 0x1af4:0x1110 | sed -n 2p)
+[ -n "$HUGE_BDF" ] || { tap $S not-ok "find the 1 GiB ivshmem device"; exit 1; }
 IO_BDF=$(find_dev 0x1b36:0x0005) || { tap $S not-ok "find the pci-testdev device"; exit 1; }
 # two virtio-rngs: AER recovery succeeds behind the first's port, fails behind the second's
 RNG_BDFS=$(find_devs 0x1af4:0x1044)
@@ -36,11 +39,12 @@ AER_BDF=$(echo $RNG_BDFS | cut -d' ' -f2)
 [ -n "$AER_BDF" ] && [ "$AER_BDF" != "$PM_BDF" ] ||
 	{ tap $S not-ok "find the two virtio-rng devices"; exit 1; }
 SRIOV_BDF=$(find_dev 0x1b36:0x0010) || { tap $S not-ok "find the NVMe (SR-IOV PF) device"; exit 1; }
-export VD_BDF=$BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF VD_AER_BDF=$AER_BDF VD_SRIOV_BDF=$SRIOV_BDF
+export VD_BDF=$BDF VD_HUGE_BDF=$HUGE_BDF VD_IO_BDF=$IO_BDF VD_PM_BDF=$PM_BDF VD_AER_BDF=$AER_BDF VD_SRIOV_BDF=$SRIOV_BDF
 step $S "load $VD_DRIVER" load || exit 1
 step $S "load aer_inject" modprobe aer_inject || exit 1
 step $S "bind ivshmem $BDF to $VD_DRIVER" bind "$BDF" "$VD_DRIVER" || exit 1
 step $S "bind pci-testdev $IO_BDF to $VD_DRIVER" bind "$IO_BDF" "$VD_DRIVER" || exit 1
+step $S "bind ivshmem (1 GiB) $HUGE_BDF to $VD_DRIVER" bind "$HUGE_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $PM_BDF to $VD_DRIVER" bind "$PM_BDF" "$VD_DRIVER" || exit 1
 step $S "bind virtio-rng $AER_BDF to $VD_DRIVER" bind "$AER_BDF" "$VD_DRIVER" || exit 1
 step $S "bind NVMe (SR-IOV PF) $SRIOV_BDF to $VD_DRIVER" bind "$SRIOV_BDF" "$VD_DRIVER" || exit 1
@@ -105,6 +109,7 @@ if [ -n "$VD_IMPORTER_KO" ]; then
 fi
 step $T "unbind $BDF from $VD_DRIVER" unbind "$BDF"
 step $T "unbind $IO_BDF from $VD_DRIVER" unbind "$IO_BDF"
+step $T "unbind $HUGE_BDF from $VD_DRIVER" unbind "$HUGE_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
 step $T "unbind $AER_BDF from $VD_DRIVER" unbind "$AER_BDF"
 step $T "unbind $SRIOV_BDF from $VD_DRIVER" unbind "$SRIOV_BDF"

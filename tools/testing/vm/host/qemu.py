@@ -23,7 +23,8 @@ BAR2 is the host file --shm (behind a root port: bus reset), two virtio-rng-pci
 (each behind a root port: FLR, PCI PM, AER; the first port's link reset
 succeeds, the second's fails, for both outcomes of AER recovery), the edu DMA
 engine, pci-testdev (it has an I/O port BAR), an NVMe controller with one
-SR-IOV VF, virtio-net, and a 9p share
+SR-IOV VF, virtio-net, a second ivshmem-plain with a 1 GiB BAR2 (a sparse
+file beside --shm, for PUD entries), and a 9p share
 (--share) mounted at /mnt/host. The guest writes its results to share/out/.
 
 Exit status (also written to share/out/vmrun.json with the splat lines):
@@ -120,7 +121,17 @@ def topology_devices():
     ]
 
 
-def suite_devices():
+# A second ivshmem on the suite machine, whose BAR2 is 1 GiB: room for a
+# PUD entry in a CPU mapping of a dma-buf. Its backing file is sparse; the
+# guest touches a few pages of it.
+HUGE_SHM_SIZE = 1 << 30
+
+
+def huge_shm(a):
+    return os.path.splitext(a.shm)[0] + "-1g.bin"
+
+
+def suite_devices(a):
     return [
         # Each behind its own root port, so a bus reset resets it alone.
         "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
@@ -144,6 +155,11 @@ def suite_devices():
         "-device", "edu",
         "-device", "pci-testdev",
         "-netdev", "user,id=n0", "-device", "virtio-net-pci,netdev=n0",
+        # Last, so that every device above keeps its address.
+        "-object", "memory-backend-file,id=ivshm1g,mem-path=%s,size=%d,share=on"
+        % (huge_shm(a), HUGE_SHM_SIZE),
+        "-device", "pcie-root-port,id=rp4,chassis=5,slot=5",
+        "-device", "ivshmem-plain,memdev=ivshm1g,bus=rp4",
     ]
 
 
@@ -162,7 +178,7 @@ def qemu_cmd(a):
         "-device", "intel-iommu,intremap=on,caching-mode=on",
         "-object", "memory-backend-file,id=ivshm,mem-path=%s,size=%s,share=on"
         % (a.shm, a.shm_size),
-    ] + (topology_devices() if topology else suite_devices()) + [
+    ] + (topology_devices() if topology else suite_devices(a)) + [
         "-virtfs", "local,path=%s,mount_tag=host,security_model=none,id=host"
         % a.share,
         "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
@@ -235,6 +251,9 @@ def main():
 
     out = os.path.join(a.share, "out")
     os.makedirs(out, exist_ok=True)
+    if a.machine == "suite":
+        with open(huge_shm(a), "wb") as f:
+            f.truncate(HUGE_SHM_SIZE)
     with open(a.log, "w") as log:
         for attempt in (1, 2):
             reached, rc, timed_out = run_qemu(a, log, attempt)
