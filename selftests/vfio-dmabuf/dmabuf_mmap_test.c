@@ -868,6 +868,56 @@ TEST_F(mmap, huge_entry_never_spans_two_ranges)
 	close(fd);
 }
 
+#define SZ_1G		0x40000000ULL
+
+/*
+ * The rig's second ivshmem, whose BAR2 is 1 GiB: one PUD maps all of it
+ * where the kernel has PUD pfnmaps (6.12), else PTEs.
+ */
+TEST_F(mmap, aligned_1gib_range_faults_in_one_pud)
+{
+	const char *bdf = getenv("VD_HUGE_BDF");
+	const struct vfio_region_dma_range r = { 0, SZ_1G };
+	struct vfio_region_info ri;
+	volatile unsigned char *p;
+	uint64_t offs[] = { 0, SZ_1G / 2 + SZ_4K, SZ_1G - SZ_4K }, v;
+	int pud, fd, i;
+	struct vd_dev d;
+
+	ASSERT_NE(NULL, bdf) TH_LOG("the rig binds a 1 GiB ivshmem and sets VD_HUGE_BDF");
+	ASSERT_EQ(0, vd_open_group(&d, bdf)) TH_LOG("open %s: %s failed", bdf, d.step);
+	VD_ASSERT_OK(vd_set_memory_enable(&d, 1));
+	VD_ASSERT_OK(vd_region_info(&d, VD_IVSHMEM_BAR, &ri));
+	ASSERT_EQ(SZ_1G, ri.size);
+	pud = vd_kconfig("ARCH_SUPPORTS_PUD_PFNMAP") == 1 && expect_pmd();
+	fd = VD_ASSERT_OK(export(&d, &r, 1, O_RDWR));
+	p = map_aligned(fd, SZ_1G, SZ_1G, 0);
+	ASSERT_NE(MAP_FAILED, p);
+	for (i = 0; i < 3; i++) {
+		*(volatile uint64_t *)(p + offs[i]) = 0x707564 + i;
+		ASSERT_EQ(0x707564 + i, *(volatile uint64_t *)(p + offs[i]));
+	}
+	TH_LOG("1 GiB: pte=%ld pmd=%ld pud=%ld (PUD expected: %d)", dbg(&d, fd, "pte"),
+	       dbg(&d, fd, "pmd"), dbg(&d, fd, "pud"), pud);
+	ASSERT_EQ(pud ? 1 : 0, dbg(&d, fd, "pud"));
+	ASSERT_EQ(pud ? 0 : 3, dbg(&d, fd, "pte"));
+	/* the bytes are in the BAR: read back through vfio's own region */
+	for (i = 0; i < 3; i++) {
+		ASSERT_EQ(8, pread(d.fd, &v, 8, ri.offset + offs[i]));
+		ASSERT_EQ(0x707564 + i, v);
+	}
+	/* the PUD is zapped like a page, and faults back in */
+	ASSERT_EQ(0, memory_off(&d));
+	ASSERT_EQ(SIGBUS, vd_try_read64((volatile uint64_t *)p, &v));
+	ASSERT_EQ(0, memory_on(&d));
+	ASSERT_EQ(0, vd_try_read64((volatile uint64_t *)p, &v));
+	ASSERT_EQ(0x707564, v);
+	ASSERT_EQ(pud ? 2 : 0, dbg(&d, fd, "pud"));
+	munmap((void *)p, SZ_1G);
+	close(fd);
+	vd_close(&d);
+}
+
 /* --- many threads at once ----------------------------------------------- */
 
 struct stress {
