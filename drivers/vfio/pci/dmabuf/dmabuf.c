@@ -24,7 +24,8 @@
  *   /proc/PID/fd/N stalled in copy_to_user), the file is freed, and its slot
  *   reused, while the dma-buf is still listed here. So the walk takes no
  *   file reference (it needs none: the list lock keeps each entry alive),
- *   and the inode number debugfs prints is recorded at export.
+ *   and the inode number debugfs prints is read from priv->inode, which
+ *   the dma-buf holds (below).
  *   importer map  -> BAR access: each sg_table handed out is counted in
  *		      priv->nr_mapped and revoke waits for the count to drop
  *		      to zero, so when revoke returns no importer holds a DMA
@@ -125,14 +126,16 @@ struct vdb_dmabuf {
 	 */
 	struct vdb_device *vdb;
 	struct list_head link;		/* in vdb->dmabufs, dmabufs_lock */
-	unsigned long ino;		/* of the dma-buf's file, for debugfs */
 	/*
 	 * The exporting function, referenced from export to ->release: the
 	 * peer-to-peer route of an importer is computed from it, also while
 	 * close takes priv->vdb.
 	 */
 	struct pci_dev *pdev;
-	/* The dma-buf's inode, referenced until ->release: see the top. */
+	/*
+	 * The dma-buf's inode, referenced until ->release: see the top. Its
+	 * number names the dma-buf in debugfs and the kernel log.
+	 */
 	struct inode *inode;
 	bool revoked;
 	atomic_t nr_mapped;		/* sg tables handed out */
@@ -405,7 +408,7 @@ static int vdb_p2p_check(struct vdb_dmabuf *priv, struct device *dev)
 	}
 	pci_warn(priv->pdev,
 		 "dma-buf %lu: importer %s (%s) cannot reach BAR %u peer to peer: %s; refused\n",
-		 priv->ino, dev_name(dev), dev_driver_string(dev),
+		 priv->inode->i_ino, dev_name(dev), dev_driver_string(dev),
 		 priv->region_index, why);
 	return -EINVAL;
 }
@@ -814,7 +817,7 @@ static void vdb_dmabuf_move(struct vdb_device *vdb, struct vdb_dmabuf *priv,
 				   !atomic_read(&priv->nr_mapped), VDB_WAIT_WARN))
 		pci_warn(vdb->core.pdev,
 			 "revoke of dma-buf %lu waits for its importers to unmap %d mapping(s)\n",
-			 priv->ino,
+			 priv->inode->i_ino,
 			 atomic_read(&priv->nr_mapped));
 }
 
@@ -940,7 +943,7 @@ void vdb_dmabuf_show(struct vdb_device *vdb, struct seq_file *m)
 		list_for_each_entry(attach, &dmabuf->attachments, node)
 			nr_attach++;
 		seq_printf(m, "dmabuf %lu bar %u size %#zx ranges %u revoked %d mapped %d attachments %u vmas %d zaps %llu faults pte=%llu pmd=%llu pud=%llu\n",
-			   priv->ino, priv->region_index,
+			   priv->inode->i_ino, priv->region_index,
 			   dmabuf->size, priv->nr_ranges, priv->revoked,
 			   atomic_read(&priv->nr_mapped), nr_attach,
 			   atomic_read(&priv->nr_vmas), priv->zaps,
@@ -1111,7 +1114,6 @@ int vdb_feature_dma_buf(struct vdb_device *vdb, u32 flags, void __user *arg,
 		goto err_put_export;
 	}
 	priv->dmabuf = dmabuf;
-	priv->ino = file_inode(dmabuf->file)->i_ino;
 	/* Held until ->release: see the top. */
 	priv->inode = file_inode(dmabuf->file);
 	ihold(priv->inode);
