@@ -9,7 +9,6 @@
 #include <libgen.h>
 #include <limits.h>
 #include <stdarg.h>
-#include <dirent.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -28,21 +27,6 @@ static char tool[PATH_MAX], self_exe[PATH_MAX];
 #define CLI_MMAP_LEN	0x2000
 #define CLI_MMAP_SEED	0x636c6901
 
-/* The open fds of this process, less the one reading the list. */
-static int count_fds(void)
-{
-	DIR *d = opendir("/proc/self/fd");
-	struct dirent *de;
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)))
-		n += de->d_name[0] != '.';
-	closedir(d);
-	return n - 1;
-}
-
 /*
  * A worker as the README shows it: it holds the dma-buf and nothing else
  * of the device (stdin, stdout, stderr and the dma-buf), maps it and
@@ -53,9 +37,9 @@ static int map_and_write(int fd)
 	unsigned char buf[CLI_MMAP_LEN];
 	unsigned char *p;
 
-	if (count_fds() != 4) {
+	if (vd_open_fds() != 4) {
 		fprintf(stderr, "map_and_write: %d fds open, want stdio and the dma-buf\n",
-			count_fds());
+			vd_open_fds());
 		return -EEXIST;
 	}
 	p = mmap(NULL, CLI_MMAP_LEN, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);

@@ -69,50 +69,23 @@ static unsigned long ino_of(int fd)
 	return fstat(fd, &st) ? 0 : st.st_ino;
 }
 
-/* The byte stream of vd_pattern(@seed), 8 bytes at a time. */
-struct stream {
-	uint32_t x;
-};
-
-static uint64_t stream_next(struct stream *s)
-{
-	uint64_t v = 0;
-	int i;
-
-	for (i = 0; i < 8; i++) {
-		s->x ^= s->x << 13;
-		s->x ^= s->x >> 17;
-		s->x ^= s->x << 5;
-		v |= (uint64_t)(s->x & 0xff) << (8 * i);
-	}
-	return v;
-}
-
 /*
  * A child process that is given only the dma-buf: it closes every fd but
  * 0-2 and @sock, receives the dma-buf over @sock, and checks that the
- * dma-buf is all it holds. The dma-buf's fd, or -errno.
+ * dma-buf came alone. The dma-buf's fd, or -errno.
  */
 static int worker_receive(int sock)
 {
-	char path[64], link[128];
-	int fd, i;
+	int fd, fds;
 
 	if ((sock > 3 && close_range(3, sock - 1, 0)) || close_range(sock + 1, ~0U, 0))
 		return -errno;
+	fds = vd_open_fds();
 	fd = vd_recv_fd(sock);
 	if (fd < 0)
 		return fd;
-	for (i = 3; i < 1024; i++) {
-		ssize_t n;
-
-		if (i == sock || i == fd)
-			continue;
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", i);
-		n = readlink(path, link, sizeof(link) - 1);
-		if (n >= 0)
-			return -EEXIST;	/* something else came along */
-	}
+	if (vd_open_fds() != fds + 1)
+		return -EEXIST;	/* something else came along */
 	return fd;
 }
 
@@ -276,8 +249,8 @@ static void pace(void)
 }
 
 /*
- * Write the first half, slot by slot with seed[0]'s stream, until the test
- * says PH_AFTER; then the second half with seed[1]'s. A store that faults
+ * Write the first half, slot by slot with vd_pattern(seed[0]), until the
+ * test says PH_AFTER; then the second half with vd_pattern(seed[1]). A store that faults
  * is not retried: the worker waits for the next phase. A half that is full
  * keeps its last slot rewritten with the same value. Every store is
  * counted under the phase read before it: a store that goes through in
@@ -288,15 +261,20 @@ static int write_loop(int fd, void *arg)
 	struct loop_log *log = arg;
 	uint64_t half = log->slots / 2;
 	volatile uint64_t *map;
-	struct stream st;
-	uint64_t i = 0, v;
+	uint64_t i = 0, *pat[2];
 	int h = 0;
 
 	map = mmap(NULL, log->slots * 8, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		return 10;
-	st.x = log->seed[0];
-	v = stream_next(&st);
+	/* what each half's slots get: the bytes the host regenerates */
+	for (h = 0; h < 2; h++) {
+		pat[h] = malloc(half * 8);
+		if (!pat[h])
+			return 11;
+		vd_pattern(pat[h], half * 8, log->seed[h]);
+	}
+	h = 0;
 	for (;;) {
 		int ph = atomic_load(&log->phase), sig;
 
@@ -305,19 +283,15 @@ static int write_loop(int fd, void *arg)
 		if (ph >= PH_AFTER && !h) {
 			h = 1;
 			i = 0;
-			st.x = log->seed[1];
-			v = stream_next(&st);
 		}
-		sig = vd_try_write64(&map[h * half + i], v);
+		sig = vd_try_write64(&map[h * half + i], pat[h][i]);
 		if (!sig) {
 			if (ph == PH_REVOKED)
 				atomic_fetch_add(&log->late, 1);
 			atomic_fetch_add(h ? &log->stores_after : &log->stores_before, 1);
 			atomic_store(&log->landed[h], i + 1);
-			if (i + 1 < half) {
+			if (i + 1 < half)
 				i++;
-				v = stream_next(&st);
-			}
 		} else {
 			atomic_fetch_add(sig == SIGBUS ? &log->sigbus : &log->other_signal, 1);
 			/* wait for the test's next step */
