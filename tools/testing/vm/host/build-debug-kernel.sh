@@ -1,12 +1,15 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Build a debug guest kernel, TAG one of config.py's DEBUG_KERNELS ("dbg",
-# the default, or "dbg2"): Debian's linux-source-6.12 (the 6.12 tag's suite,
-# version resolved at fetch time) configured from allnoconfig plus the tag's
-# fragments (debug.config: lockdep, KASAN, kmemleak, debugobjects, fault
-# injection, and only the drivers the rig's machine and the suite use;
-# dbg2 adds debug-p2p.config). fetch-kernels.sh TAG runs this; it can also
-# be run by hand.
+# the default, "dbg2", "dbg7" or "dbg7f"): Debian's linux-source of the
+# tag's source tag (6.12: the 6.12 tag's suite; src7: trixie-backports'
+# newest 7.x; the version resolved at fetch time) configured from
+# allnoconfig plus the tag's fragments (debug.config: lockdep, KASAN,
+# kmemleak, debugobjects, fault injection, and only the drivers the rig's
+# machine and the suite use; dbg2 adds debug-p2p.config, dbg7
+# debug-7.config). A tag in DEBUG_PATCHES (dbg7f) is built with the
+# project's upstream/*.patch applied. fetch-kernels.sh TAG runs this; it
+# can also be run by hand.
 #
 # usage: build-debug-kernel.sh [TAG] [--config-only | --clean]
 #   --config-only  make and check a .config (in a scratch dir), print its
@@ -18,13 +21,20 @@
 #   config, root/lib/modules/KREL (modules_install + depmod), kdir (the O=
 #   build dir: make -C $(cat kdir) M=DIR modules builds against it), and
 #   build (the cache key below).
-# Cache: the whole source tree in $VD_CACHE/src/dbg/ (one for every tag),
-# the build in $VD_CACHE/build/TAG-VERSION/{obj,build.log}. k/TAG/build
+# Cache: the whole source tree in $VD_CACHE/src/DIR/ (DEBUG_SOURCES' DIR:
+# one for every tag built from that source), the build in $VD_CACHE/build/TAG-VERSION/{obj,build.log}. k/TAG/build
 # records TAG-VERSION-HASH, HASH covering the tag's merged fragments and this
 # script: when one changes, the same obj/ is reconfigured and kbuild
 # rebuilds only what the change touches (minutes instead of a cold build).
 # A new source version gets a new build dir; the old one is removed once
 # the new one succeeded.
+#
+# A patched tag builds from the same tree, at the same path, so that kbuild
+# (whose command lines name the source by its absolute path) can start from
+# a copy of the unpatched tag's objects and recompile only what the patches
+# touch: the patches are applied in place for the build and reverted after
+# it, under the build lock. SRCDIR/.vd-applied/ holds what is applied while
+# it is: a build that died there is reverted by the next one.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -42,27 +52,42 @@ case ${1:-} in
 "") ;;
 *) vd_die "$usage" ;;
 esac
-fv=VD_FRAGS_${tag//[^A-Za-z0-9]/_}
+tv=${tag//[^A-Za-z0-9]/_}
+fv=VD_FRAGS_$tv
 [ -n "${!fv:-}" ] || vd_die "$tag: not one of the debug tags ($VD_DEBUG_TAGS); $usage"
+sv=VD_DBG_SOURCE_$tv
+srctag=${!sv}
+sv=VD_DBG_SRCDIR_${srctag//[^A-Za-z0-9]/_}
+srcdir=${!sv}
+sv=VD_DBG_CC_${srctag//[^A-Za-z0-9]/_}
+srccc=${!sv}
+pv=VD_DBG_PATCHES_$tv
+patches=()
+if [ -n "${!pv:-}" ]; then
+	for p in "${!pv}"/*.patch; do [ -e "$p" ] && patches+=("$p"); done
+	[ ${#patches[@]} -gt 0 ] || vd_die "$tag: no patches in ${!pv}"
+fi
 frags=()
 for f in ${!fv}; do frags+=("$VD_RIG/$f"); done
 jobs=${VD_JOBS:-$(nproc)}
 t0=$SECONDS
 elapsed() { printf '%dm%02ds' $(((SECONDS - t0) / 60)) $(((SECONDS - t0) % 60)); }
 
-# One build at a time, of any tag (check.py runs may overlap, and the tags
-# share src/dbg); the lock is released when this script exits.
+# One build at a time, of any tag (check.py runs may overlap, the tags
+# share their source tree, and a patched tag patches it in place); the lock
+# is released when this script exits.
 mkdir -p "$VD_CACHE/build"
 exec 9>"$VD_CACHE/build/dbg.lock"
 flock 9
 
-# The source: fetch-source.sh resolves linux-source-6.12 from the 6.12 tag's
-# suite and keeps the .deb's tarball in $VD_CACHE/src/6.12/pkg. It unpacks
-# only the paths asked for, so the full tree lives apart, in src/dbg.
-"$VD_RIG/fetch-source.sh" "$VD_DBG_SOURCE_TAG" >/dev/null
-ver=$(cat "$VD_CACHE/src/$VD_DBG_SOURCE_TAG/version")
-tarball=$(ls "$VD_CACHE/src/$VD_DBG_SOURCE_TAG"/pkg/usr/src/linux-source-*.tar.*)
-sd=$VD_CACHE/src/dbg
+# The source: fetch-source.sh resolves linux-source-X.Y from the source
+# tag's suite and keeps the .deb's tarball in $VD_CACHE/src/SRCTAG/pkg. It
+# unpacks only the paths asked for, so the full tree lives apart, in
+# src/SRCDIR.
+"$VD_RIG/fetch-source.sh" "$srctag" >/dev/null
+ver=$(cat "$VD_CACHE/src/$srctag/version")
+tarball=$(ls "$VD_CACHE/src/$srctag"/pkg/usr/src/linux-source-*.tar.*)
+sd=$VD_CACHE/src/$srcdir
 if [ "$(cat "$sd/version" 2>/dev/null)" != "$ver" ]; then
 	vd_log "$tag: unpacking $(basename "$tarball") ($ver)"
 	rm -rf "$sd"
@@ -73,6 +98,20 @@ if [ "$(cat "$sd/version" 2>/dev/null)" != "$ver" ]; then
 fi
 src=$(ls -d "$sd"/linux-source-*/)
 src=${src%/}
+
+# Revert what is applied, the last patch first; a build that died with
+# patches applied left them in .vd-applied/.
+unpatch() {
+	local p
+	[ -d "$sd/.vd-applied" ] || return 0
+	for p in $(ls -r "$sd/.vd-applied"); do
+		patch -d "$src" -p1 -R -s -f <"$sd/.vd-applied/$p" >/dev/null ||
+			vd_die "cannot revert $p in $src; remove $sd"
+		rm -f "$sd/.vd-applied/$p"
+	done
+	rmdir "$sd/.vd-applied"
+}
+unpatch
 
 # The fragments as one, a symbol's last line winning: kconfig would take
 # the last too, but only after a warning, and the check below wants one
@@ -87,12 +126,17 @@ merged=$(awk '{ s = ""; if (match($0, /^CONFIG_[A-Za-z0-9_]+=/)) s = substr($0, 
 # installs it), not the host's default, which is gcc-14 on Debian 13. Its
 # version is in the build dir's name and the key: a host switch never
 # reuses objects another compiler built.
-[ -n "$(vd_cc "$VD_DBG_SOURCE_TAG")" ] || "$VD_RIG/fetch-kernels.sh" "$VD_DBG_SOURCE_TAG"
-cc=$(vd_cc "$VD_DBG_SOURCE_TAG")
+if [ -n "$srccc" ]; then
+	cc=$srccc
+else
+	[ -n "$(vd_cc "$srctag")" ] || "$VD_RIG/fetch-kernels.sh" "$srctag"
+	cc=$(vd_cc "$srctag")
+fi
 command -v "$cc" >/dev/null || vd_die "$tag: no $cc on the host (host/deps.sh installs it)"
 # The key: what configures the kernel (the merged fragment), how it is
-# built (this script) and by which compiler.
-key=$( { printf '%s\n' "$merged"; cat "$0"; "$cc" --version | head -n1; } |
+# built (this script), by which compiler, and the patches.
+key=$( { printf '%s\n' "$merged"; cat "$0"; "$cc" --version | head -n1
+	 [ ${#patches[@]} -eq 0 ] || cat "${patches[@]}"; } |
 	sha256sum | cut -c1-12)
 # Debian versions hold '~' and '+': keep make's paths plain.
 vdir=$tag-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')
@@ -114,6 +158,23 @@ fi
 if $clean; then rm -rf "$obj"; fi
 cold=false
 [ -e "$obj/.config" ] || cold=true
+# A patched tag's first build starts from its base tag's objects, built by
+# the same compiler from the same tree: only what the patches and the
+# fragments' differences touch is compiled again.
+bv=VD_DBG_BASE_$tv
+base=${!bv:-}
+if $cold && ! $config_only && [ -n "$base" ]; then
+	bobj=$(cat "$VD_CACHE/k/$base/kdir" 2>/dev/null || true)
+	if [ -n "$bobj" ] && [ -e "$bobj/.config" ] &&
+	   [ "$(cat "$VD_CACHE/k/$base/version" 2>/dev/null)" = "$ver" ] &&
+	   [ "$(dirname "$bobj")" != "$bd" ] &&
+	   [ "$(basename "$(dirname "$bobj")")" = "$base-${bd#"$VD_CACHE/build/$tag-"}" ]; then
+		vd_log "$tag: starting from $base's objects ($bobj)"
+		rm -rf "$obj"
+		cp -a "$bobj" "$obj"
+		cold=false
+	fi
+fi
 mkdir -p "$obj"
 touch "$bd/.vd-kbuild"
 log=$bd/build.log
@@ -122,6 +183,20 @@ kmake() { make -C "$src" O="$obj" CC="$cc" "$@"; }
 
 frag=$obj/fragment.config
 printf '%s\n' "$merged" >"$frag"
+
+# The patches, applied in place until this script exits (see the top).
+if [ ${#patches[@]} -gt 0 ]; then
+	mkdir -p "$sd/.vd-applied"
+	for p in "${patches[@]}"; do
+		patch -d "$src" -p1 -s -f --dry-run <"$p" >"$obj/patch.log" 2>&1 ||
+			{ cat "$obj/patch.log" >&2; vd_die "$tag: $(basename "$p") does not apply to $ver"; }
+		cp "$p" "$sd/.vd-applied/"
+		patch -d "$src" -p1 -s -f <"$p" >/dev/null
+	done
+	vd_log "$tag: applied ${#patches[@]} patches to $ver: $(cd "$(dirname "${patches[0]}")" &&
+		echo "${patches[@]##*/}")"
+	trap unpatch EXIT
+fi
 
 # allnoconfig with the fragment as its base: what the fragment does not
 # name stays off, which is what keeps this build small.
@@ -172,7 +247,7 @@ vd_log "$tag: building vmlinux and modules with -j$jobs ($($cold && echo cold ||
 	done
 ) &
 ticker=$!
-trap 'kill "$ticker" 2>/dev/null || true' EXIT
+trap 'kill "$ticker" 2>/dev/null || true; unpatch' EXIT
 if ! kmake -j"$jobs" vmlinux modules >>"$log" 2>&1; then
 	kill "$ticker" 2>/dev/null || true
 	grep -E 'error|Error' "$log" | tail -n 20 >&2 || true

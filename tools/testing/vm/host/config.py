@@ -28,6 +28,10 @@ SUITES = {
     "7.x": ["sid"],
 }
 TAGS = list(SUITES)
+# Suites the rig takes only a linux-source from, to build a kernel (not a
+# guest tag of their own): src7 is the newest mainline 7.x Debian packages
+# (trixie-backports' linux-source meta-package names it).
+SOURCE_SUITES = {"src7": ["trixie-backports"]}
 # Tags whose headers the host cannot use (their kbuild tools are linked
 # against a newer glibc, their Makefile names a newer gcc): their modules
 # are built in a cached minbase chroot of this suite, with the headers and
@@ -38,24 +42,37 @@ BUILD_ROOT = {"deb13": "trixie", "7.x": "sid"}
 # Where vfio-pci itself exports BARs as dma-bufs (mainline): our driver
 # must refuse to build there and the suite runs vfio-pci. Every other tag
 # has our driver under test.
-MAINLINE = {"7.x"}
+MAINLINE = {"7.x", "dbg7", "dbg7f"}
 # More tags, built rather than fetched, run by make check after the
-# Debian kernels: 6.12 built from the linux-source of DEBUG_SOURCE_TAG's
-# suite with lockdep, KASAN, kmemleak and debugobjects
-# (host/build-debug-kernel.sh TAG). A WARN or a KASAN report there panics
+# Debian kernels (host/build-debug-kernel.sh TAG), each with lockdep,
+# KASAN, kmemleak and debugobjects. A WARN or a KASAN report there panics
 # (panic_on_warn): the run stops where it happened. Each tag: the suffix
-# its tests are named with (6.12-<suffix>) and the config fragments applied,
+# its tests are named with (6.12-<suffix>), the config fragments applied,
 # in order, on top of allnoconfig (a later line for a symbol overrides an
-# earlier one). dbg has Debian's dma-buf and PCI options; dbg2 has those
-# Fedora, RHEL and Ubuntu turn on (host/debug-p2p.config).
+# earlier one), and the source tag whose linux-source it is built from.
+# dbg has Debian's dma-buf and PCI options; dbg2 has those Fedora, RHEL and
+# Ubuntu turn on (host/debug-p2p.config). dbg7 is mainline 7.x as Debian
+# packages its newest source, with what Debian's 7.x kernels leave off:
+# IOMMUFD, the VFIO cdev and P2PDMA (host/debug-7.config); dbg7f is the
+# same source with upstream/*.patch applied (DEBUG_PATCHES).
 DEBUG_KERNELS = {
-    "dbg": ("dbg", ["debug.config"]),
-    "dbg2": ("dbg-p2p", ["debug.config", "debug-p2p.config"]),
+    "dbg": ("dbg", ["debug.config"], "6.12"),
+    "dbg2": ("dbg-p2p", ["debug.config", "debug-p2p.config"], "6.12"),
+    "dbg7": ("dbg", ["debug.config", "debug-7.config"], "src7"),
+    "dbg7f": ("dbg-fixed", ["debug.config", "debug-7.config", "debug-7-fixed.config"], "src7"),
 }
 DEBUG_TAGS = list(DEBUG_KERNELS)
 # The first one: prove-splat's.
 DEBUG_TAG = DEBUG_TAGS[0]
-DEBUG_SOURCE_TAG = "6.12"
+# Per source tag: the dir under CACHE/src its whole tree is unpacked in
+# (every tag built from it shares it), and the compiler; None: the one
+# Debian built that tag's own kernel with (its config names it). src7 has
+# no Debian kernel the rig fetches: the host's gcc builds it.
+DEBUG_SOURCES = {"6.12": ("dbg", None), "src7": ("dbg7", "gcc")}
+# Tags built with patches applied to their source: the folder of the
+# project holding them (applied in name order), and the tag built from the
+# same source without them, whose objects their first build starts from.
+DEBUG_PATCHES = {"dbg7f": ("upstream", "dbg7")}
 BOOT_APPEND = {t: "panic_on_warn=1" for t in DEBUG_TAGS}
 # Their guests run several times slower than the Debian kernels' under TCG.
 BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}
@@ -65,7 +82,7 @@ BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}
 TOPOLOGY_TAGS = ["dbg2", "7.x"]
 # What a run is called in test names: its kernel's major.minor (from krel)
 # and this suffix, so that two tags of one kernel version read apart.
-LABEL_SUFFIX = dict({"deb13": "-deb13"}, **{t: "-" + s for t, (s, _) in DEBUG_KERNELS.items()})
+LABEL_SUFFIX = dict({"deb13": "-deb13"}, **{t: v[0] and "-" + v[0] for t, v in DEBUG_KERNELS.items()})
 
 
 def built(tag):
@@ -115,11 +132,19 @@ def shell():
     those that have one as VD_BUILD_ROOT_<tag>, each debug tag's fragments
     as VD_FRAGS_<tag>."""
     v = [("VD_CACHE", CACHE), ("VD_TAGS", " ".join(TAGS)), ("VD_DEBUG_TAG", DEBUG_TAG),
-         ("VD_DEBUG_TAGS", " ".join(DEBUG_TAGS)), ("VD_DBG_SOURCE_TAG", DEBUG_SOURCE_TAG)]
-    v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in SUITES.items()]
+         ("VD_DEBUG_TAGS", " ".join(DEBUG_TAGS))]
+    v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in dict(SUITES, **SOURCE_SUITES).items()]
     v += [("VD_BUILD_ROOT_" + re.sub(r"\W", "_", t), s) for t, s in BUILD_ROOT.items()]
     v += [("VD_FRAGS_" + re.sub(r"\W", "_", t), " ".join(f))
-          for t, (_, f) in DEBUG_KERNELS.items()]
+          for t, (_, f, _) in DEBUG_KERNELS.items()]
+    v += [("VD_DBG_SOURCE_" + re.sub(r"\W", "_", t), src)
+          for t, (_, _, src) in DEBUG_KERNELS.items()]
+    v += [("VD_DBG_SRCDIR_" + re.sub(r"\W", "_", t), d) for t, (d, _) in DEBUG_SOURCES.items()]
+    v += [("VD_DBG_CC_" + re.sub(r"\W", "_", t), cc or "")
+          for t, (_, cc) in DEBUG_SOURCES.items()]
+    v += [("VD_DBG_PATCHES_" + re.sub(r"\W", "_", t), os.path.join(TOP, d))
+          for t, (d, _) in DEBUG_PATCHES.items()]
+    v += [("VD_DBG_BASE_" + re.sub(r"\W", "_", t), b) for t, (_, b) in DEBUG_PATCHES.items()]
     return "".join("%s=%s\n" % (k, shlex.quote(val)) for k, val in v)
 
 
