@@ -2,7 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # checkpatch.pl --strict (from Debian's linux-source) over the kernel code:
 # drivers/, include/, and the test modules elsewhere (each folder with a
-# Kbuild: selftests/vfio-dmabuf/importer/, tools/testing/vm/splat/).
+# Kbuild: selftests/vfio-dmabuf/importer/, tools/testing/vm/splat/); and
+# upstream/'s patches as patches, with the checkpatch.pl of the source they
+# are for (the src7 tag's).
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 src=$("$VD_RIG/fetch-source.sh" 6.12 scripts/checkpatch.pl scripts/spelling.txt \
@@ -16,3 +18,6 @@ files=$(git ls-files -co --exclude-standard drivers include $mods | grep -E '\.[
 # shellcheck disable=SC2086
 "$src/scripts/checkpatch.pl" --strict --no-tree --terse --show-types \
 	--ignore FILE_PATH_CHANGES,SPDX_LICENSE_TAG -f $files
+src7=$("$VD_RIG/fetch-source.sh" src7 scripts/checkpatch.pl scripts/spelling.txt \
+	scripts/const_structs.checkpatch)
+"$src7/scripts/checkpatch.pl" --strict --no-tree --terse --show-types upstream/*.patch
