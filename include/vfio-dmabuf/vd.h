@@ -192,6 +192,13 @@ int vd_env_real_host(void);
 const char *vd_env_driver(void);
 /* Whether that driver is mainline vfio-pci (our reference). */
 int vd_env_is_mainline(void);
+/*
+ * Whether the driver is mainline vfio-pci with the bug that upstream/'s
+ * patch @fix (its name in upstream/series) fixes: mainline, and @fix not
+ * among the words of $VD_MAINLINE_FIXED, which the rig sets to the fixes
+ * applied to the kernel under test. 0 for ours.
+ */
+int vd_env_mainline_bug(const char *fix);
 /* The module that owns the dma-bufs: vfio_pci_dmabuf, or vfio_pci_core. */
 const char *vd_env_exporter_module(void);
 

@@ -69,6 +69,20 @@ int vd_env_is_mainline(void)
 	return !strcmp(vd_env_driver(), "vfio-pci");
 }
 
+int vd_env_mainline_bug(const char *fix)
+{
+	const char *env = getenv("VD_MAINLINE_FIXED");
+	size_t len = strlen(fix);
+	const char *p;
+
+	if (!vd_env_is_mainline())
+		return 0;
+	for (p = env; p && (p = strstr(p, fix)); p += len)
+		if ((p == env || p[-1] == ' ') && (!p[len] || p[len] == ' '))
+			return 0;
+	return 1;
+}
+
 const char *vd_env_exporter_module(void)
 {
 	return vd_env_is_mainline() ? "vfio_pci_core" : "vfio_pci_dmabuf";
