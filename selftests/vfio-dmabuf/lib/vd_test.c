@@ -118,6 +118,41 @@ void vd_op_row(const char *input, int ret)
 	append_row("errno-table.txt", input, name ?: "?");
 }
 
+#define KMEMLEAK "/sys/kernel/debug/kmemleak"
+
+int vd_kmemleak_clear(void)
+{
+	return vd_write_file(KMEMLEAK, "clear");
+}
+
+int vd_kmemleak_count(const char *match)
+{
+	char line[512];
+	int n = 0, hit = 0, i, ret;
+	FILE *f;
+
+	/* kmemleak reports an object only once it is 5 s old */
+	for (i = 0; i < 2; i++) {
+		sleep(6);
+		ret = vd_write_file(KMEMLEAK, "scan");
+		if (ret)
+			return ret;
+	}
+	f = fopen(KMEMLEAK, "r");
+	if (!f)
+		return -errno;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, "unreferenced object", 19)) {
+			n += hit;
+			hit = 0;
+		} else if (strstr(line, match)) {
+			hit = 1;
+		}
+	}
+	fclose(f);
+	return n + hit;
+}
+
 int vd_kconfig(const char *sym)
 {
 	const char *path = getenv("VD_KCONFIG");

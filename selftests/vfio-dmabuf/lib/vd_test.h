@@ -52,6 +52,17 @@ void vd_op_row(const char *input, int ret);
  * /boot/config-RELEASE).
  */
 int vd_kconfig(const char *sym);
+/*
+ * kmemleak (the debug kernels): forget the leaks reported so far, so that
+ * vd_kmemleak_count() sees only what leaks after. -ENOENT without it.
+ */
+int vd_kmemleak_clear(void);
+/*
+ * Scan twice, objects having aged past kmemleak's minimum, and count the
+ * new leaks whose report mentions @match (a function of the backtrace).
+ * -errno without kmemleak.
+ */
+int vd_kmemleak_count(const char *match);
 /* Record what a revoke trigger did, for the trigger table in docs/. */
 void vd_trigger_row(const char *trigger, const char *outcome);
 
