@@ -29,12 +29,16 @@
 # A new source version gets a new build dir; the old one is removed once
 # the new one succeeded.
 #
-# A patched tag builds from the same tree, at the same path, so that kbuild
-# (whose command lines name the source by its absolute path) can start from
-# a copy of the unpatched tag's objects and recompile only what the patches
-# touch: the patches are applied in place for the build and reverted after
-# it, under the build lock. SRCDIR/.vd-applied/ holds what is applied while
-# it is: a build that died there is reverted by the next one.
+# A patched tag (DEBUG_PATCHES) is built in its base tag's build dir, from
+# the same tree and with the same config: kbuild then recompiles only what
+# the patches touch (a copy of the objects elsewhere would not do: objtool
+# is rebuilt for a new path, and every object after it). The patches are
+# applied in place for the build and reverted after it, under the build
+# lock; SRCDIR/.vd-applied/ holds what is applied while it is, and a build
+# that died there is reverted by the next one. The objects left are the
+# patched ones: a rebuild of the base tag recompiles the files the patches
+# touched (their reverted sources are newer). Both tags' kdir is that dir;
+# their configs are one, so the modules built against it load on both.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -139,7 +143,9 @@ key=$( { printf '%s\n' "$merged"; cat "$0"; "$cc" --version | head -n1
 	 [ ${#patches[@]} -eq 0 ] || cat "${patches[@]}"; } |
 	sha256sum | cut -c1-12)
 # Debian versions hold '~' and '+': keep make's paths plain.
-vdir=$tag-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')
+bv=VD_DBG_BASE_$tv
+base=${!bv:-}
+vdir=${base:-$tag}-$(echo "$ver" | tr -c 'A-Za-z0-9.\n-' '_')
 bd=$VD_CACHE/build/$vdir-$(echo "${cc#x86_64-linux-gnu-}-$("$cc" -dumpfullversion)" |
 	tr -c 'A-Za-z0-9.\n-' '_')
 id=$(basename "$bd")-$key
@@ -158,26 +164,9 @@ fi
 if $clean; then rm -rf "$obj"; fi
 cold=false
 [ -e "$obj/.config" ] || cold=true
-# A patched tag's first build starts from its base tag's objects, built by
-# the same compiler from the same tree: only what the patches and the
-# fragments' differences touch is compiled again.
-bv=VD_DBG_BASE_$tv
-base=${!bv:-}
-if $cold && ! $config_only && [ -n "$base" ]; then
-	bobj=$(cat "$VD_CACHE/k/$base/kdir" 2>/dev/null || true)
-	if [ -n "$bobj" ] && [ -e "$bobj/.config" ] &&
-	   [ "$(cat "$VD_CACHE/k/$base/version" 2>/dev/null)" = "$ver" ] &&
-	   [ "$(dirname "$bobj")" != "$bd" ] &&
-	   [ "$(basename "$(dirname "$bobj")")" = "$base-${bd#"$VD_CACHE/build/$tag-"}" ]; then
-		vd_log "$tag: starting from $base's objects ($bobj)"
-		rm -rf "$obj"
-		cp -a "$bobj" "$obj"
-		cold=false
-	fi
-fi
 mkdir -p "$obj"
 touch "$bd/.vd-kbuild"
-log=$bd/build.log
+log=$bd/build${base:+-$tag}.log
 $config_only && log=$obj/config.log
 kmake() { make -C "$src" O="$obj" CC="$cc" "$@"; }
 

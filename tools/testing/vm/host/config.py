@@ -59,7 +59,7 @@ DEBUG_KERNELS = {
     "dbg": ("dbg", ["debug.config"], "6.12"),
     "dbg2": ("dbg-p2p", ["debug.config", "debug-p2p.config"], "6.12"),
     "dbg7": ("dbg", ["debug.config", "debug-7.config"], "src7"),
-    "dbg7f": ("dbg-fixed", ["debug.config", "debug-7.config", "debug-7-fixed.config"], "src7"),
+    "dbg7f": ("dbg-fixed", ["debug.config", "debug-7.config"], "src7"),
 }
 DEBUG_TAGS = list(DEBUG_KERNELS)
 # The first one: prove-splat's.
@@ -71,8 +71,17 @@ DEBUG_TAG = DEBUG_TAGS[0]
 DEBUG_SOURCES = {"6.12": ("dbg", None), "src7": ("dbg7", "gcc")}
 # Tags built with patches applied to their source: the folder of the
 # project holding them (applied in name order), and the tag built from the
-# same source without them, whose objects their first build starts from.
+# same source and config without them, in whose build dir they are built
+# (build-debug-kernel.sh: only what the patches touch is compiled again).
+# The two have one release string (uname -r); the tests' names tell them
+# apart.
 DEBUG_PATCHES = {"dbg7f": ("upstream", "dbg7")}
+# The stock twin of each patched tag: instead of the suite, it runs the
+# reproducers the patches name, each expecting its fix, and each must fail
+# there (host/upstream.py); and the tests whose kernel it is above all
+# (PROOF_TESTS: iommufd's peer-to-peer, which needs a mainline with IOMMUFD).
+PROOF_TAGS = {"dbg7": "dbg7f"}
+PROOF_TESTS = ["iommufd_p2p_test"]
 BOOT_APPEND = {t: "panic_on_warn=1" for t in DEBUG_TAGS}
 # Their guests run several times slower than the Debian kernels' under TCG.
 BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}

@@ -12,8 +12,8 @@ class DocTable:
     """A table in docs/ generated from what the guests recorded: one row per
     string its test files pass first to one of @calls, or name as a
     variant's .input, in source order; one column for our driver on each
-    kernel config that answers differently (config_key()) and one for
-    mainline."""
+    kernel config that answers differently (config_key()), one for
+    mainline and one for mainline with upstream/'s patches."""
 
     def __init__(self, name, doc, sources, calls, rows_file, first_col):
         self.name, self.doc, self.rows_file, self.first_col = name, doc, rows_file, first_col
@@ -36,7 +36,7 @@ class DocTable:
         return rows
 
     def render(self, columns):
-        """@columns: (heading, rows) each, ours first, mainline last."""
+        """@columns: (heading, rows) each, ours first, mainline after."""
         lines = [self.begin,
                  "| %s | %s |" % (self.first_col, " | ".join(h for h, _ in columns)),
                  "|---" * (len(columns) + 1) + "|"]
@@ -87,13 +87,16 @@ def config_key(tag):
 def check_doc_tables(tap, shares, update):
     """The generated tables in docs/ are what the kernels answered: one
     column for our driver per config_key() (the kernels of one key must
-    answer alike), one for mainline."""
+    answer alike), one for mainline as Debian ships it, one for mainline
+    with upstream/'s patches."""
     every = config.TAGS + config.DEBUG_TAGS
     if not set(every) <= set(shares):
         util.log("docs/ tables are compared on a run of every kernel only")
         return
     ours = [t for t in every if config.ours(t)]
     main = [t for t in config.TAGS if not config.ours(t)]
+    # mainline with the project's patches (upstream/): what the fixes change
+    fixed = [t for t in config.DEBUG_PATCHES if t in every]
     groups = {}
     for t in ours:
         groups.setdefault(config_key(t), []).append(t)
@@ -106,6 +109,8 @@ def check_doc_tables(tap, shares, update):
                     "%s\n%s" % (rows[tags[0]], rows[t]))
         columns = [("ours, %s (%s)" % (key, ", ".join(config.label(t) for t in tags)),
                     rows[tags[0]]) for key, tags in groups.items()]
-        table = dt.render(columns + [("mainline (%s)" % config.label(main[0]), rows[main[0]])])
+        columns.append(("mainline (%s)" % config.label(main[0]), rows[main[0]]))
+        columns += [("mainline + upstream/ (%s)" % config.label(t), rows[t]) for t in fixed]
+        table = dt.render(columns)
         ok, msg = dt.check(table, update)
         tap.result(ok, "docs/%s matches what the kernels answered" % dt.doc, msg)

@@ -18,8 +18,11 @@ want="vfio vfio_iommu_type1 vfio-pci vfio-pci-core iommufd virtio_pci virtio_net
  9p 9pnet_virtio rdma_rxe ib_uverbs ib_core aer_inject crc32_generic crc32c_generic
  crc32-pclmul crc32c-intel"
 # The kernel's config is in the key: the dbg kernel keeps its release when
-# debug.config changes, and its modules with it.
-key=$(cat "$0" "$VD_GUEST/guest-init" /bin/busybox /usr/bin/rdma "$kd/config" | sha256sum | cut -c1-16)
+# debug.config changes, and its modules with it. So is a built kernel's
+# build id (k/TAG/build): a patched kernel (dbg7f) keeps its config and
+# release when its patches change, and its modules change.
+key=$(cat "$0" "$VD_GUEST/guest-init" /bin/busybox /usr/bin/rdma "$kd/config" \
+	$([ -e "$kd/build" ] && echo "$kd/build") | sha256sum | cut -c1-16)
 out=$VD_CACHE/initramfs/$tag-$krel-$key.cpio.gz
 if [ -s "$out" ]; then echo "$out"; exit 0; fi
 

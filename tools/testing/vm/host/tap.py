@@ -80,13 +80,18 @@ class Record:
         return ok
 
 
-def guest_results(tap, name, share, status, err):
-    """TAP for how the guest run itself went, from vmrun's summary."""
+def vmrun(share):
+    """How the guest run went: qemu.py's summary in share/out/vmrun.json."""
     try:
         with open(os.path.join(share, "out", "vmrun.json")) as f:
-            v = json.load(f)
+            return json.load(f)
     except (OSError, ValueError):
-        v = {"reached_userspace": False, "guest_rc": None, "timed_out": False, "splats": []}
+        return {"reached_userspace": False, "guest_rc": None, "timed_out": False, "splats": []}
+
+
+def guest_results(tap, name, share, status, err):
+    """TAP for how the guest run itself went, from vmrun's summary."""
+    v = vmrun(share)
     tap.result(v["guest_rc"] == 0 and not v["timed_out"],
                "%s: guest booted and ran its script to the end" % name, err)
     tap.result(not v["splats"], "%s: no kernel splat (WARNING/BUG/lockdep/KASAN/Oops)" % name,
