@@ -15,7 +15,7 @@ SPLAT = re.compile(
     r"possible circular locking|possible recursive locking|"
     r"inconsistent lock state|suspicious RCU usage|Call Trace:|"
     r"Kernel panic|INFO: task .* blocked|refcount_t:|list_(add|del) corruption|"
-    r"ODEBUG:|DMAR: \[DMA (Read|Write)\]|DMAR: DRHD: handling fault)")
+    r"ODEBUG:|DMAR: \[DMA (Read|Write)[^]]*\]|DMAR: DRHD: handling fault)")
 # Kernel lines that match SPLAT but are no splat: the boot-time advisory
 # Debian's 6.x print on an AMD Zen guest CPU (the rig uses -cpu EPYC), and
 # the debug kernel's kmemleak saying it started.
