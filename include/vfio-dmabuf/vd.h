@@ -57,7 +57,7 @@ struct vd_dev {
 	char bdf[VD_BDF_LEN];
 	int container;		/* group path: /dev/vfio/vfio, or -1 */
 	int group;		/* group path: /dev/vfio/N, or -1 */
-	int iommufd;		/* cdev path: /dev/iommu, or -1 */
+	int iommufd;		/* cdev path: the /dev/iommu it owns, or -1 */
 	int fd;			/* the device */
 	__u64 cfg_offset;	/* of the config region, set at the first config access */
 	const char *step;	/* on failure, what failed */
@@ -67,7 +67,9 @@ struct vd_dev {
 int vd_open_group(struct vd_dev *d, const char *bdf);
 /*
  * Open @bdf through its cdev (/dev/vfio/devices/vfioN) bound to a new
- * iommufd, attached to a fresh IOAS, as a VMM on iommufd does.
+ * iommufd, attached to a fresh IOAS, as a VMM on iommufd does. The iommufd
+ * is @d's: vd_close() closes it. Several devices in one IOAS:
+ * vd_open_cdev_in().
  */
 int vd_open_cdev(struct vd_dev *d, const char *bdf);
 /* Close what is open; a zeroed struct vd_dev holds nothing. */
@@ -201,5 +203,40 @@ int vd_env_is_mainline(void);
 int vd_env_mainline_bug(const char *fix);
 /* The module that owns the dma-bufs: vfio_pci_dmabuf, or vfio_pci_core. */
 const char *vd_env_exporter_module(void);
+
+/* --- iommufd: one IOAS, several devices in it (iommufd.c, device.c) --- */
+
+/* IOMMU_IOAS_MAP's and IOMMU_IOAS_MAP_FILE's flags (<linux/iommufd.h>) */
+#define VD_IOAS_MAP_FIXED_IOVA	0x1
+#define VD_IOAS_MAP_WRITEABLE	0x2
+#define VD_IOAS_MAP_READABLE	0x4
+
+/* /dev/iommu, opened: its fd (-ENOENT without IOMMUFD). */
+int vd_iommufd_open(void);
+/* A new IOAS in @iommufd: its id into *@ioas_id. */
+int vd_ioas_alloc(int iommufd, uint32_t *ioas_id);
+/*
+ * IOMMU_IOAS_MAP: map [@va, @va + @len) of this process's memory at *@iova
+ * with @flags (VD_IOAS_MAP_*); without VD_IOAS_MAP_FIXED_IOVA, where the
+ * kernel picks, written back to *@iova.
+ */
+int vd_ioas_map_user(int iommufd, uint32_t ioas_id, uint64_t *iova, uint32_t flags,
+		     void *va, uint64_t len);
+/*
+ * IOMMU_IOAS_MAP_FILE (6.13+; a dma-buf from 6.19): the same for
+ * [@start, @start + @len) of the file or dma-buf @fd.
+ */
+int vd_ioas_map_file(int iommufd, uint32_t ioas_id, uint64_t *iova, uint32_t flags,
+		     int fd, uint64_t start, uint64_t len);
+/* IOMMU_IOAS_UNMAP of [@iova, @iova + @len); the bytes unmapped into *@unmapped. */
+int vd_ioas_unmap(int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t len, uint64_t *unmapped);
+/*
+ * Open @bdf through its cdev bound to the caller's @iommufd and attached to
+ * its IOAS @ioas_id, so that several devices share one I/O address space,
+ * as a VMM's passthrough devices do. @iommufd stays the caller's: @d->iommufd
+ * is -1 and vd_close() closes the device alone. The caller closes @iommufd
+ * when it likes; each device bound to it holds it until closed.
+ */
+int vd_open_cdev_in(struct vd_dev *d, const char *bdf, int iommufd, uint32_t ioas_id);
 
 #endif /* VFIO_DMABUF_VD_H */

@@ -77,12 +77,6 @@ struct vd_cdev_attach_pt {
 
 #define VD_CDEV_ATTACH_IOMMUFD_PT	_IO(VFIO_TYPE, VFIO_BASE + 19)
 
-struct vd_iommufd_ioas_alloc {
-	uint32_t size, flags, out_ioas_id;
-};
-
-#define VD_IOMMUFD_IOAS_ALLOC	_IO(';', 0x81)
-
 /* The name of @bdf's VFIO cdev (vfioN) into @name. */
 static int cdev_name(const char *bdf, char *name, size_t len)
 {
@@ -104,11 +98,9 @@ static int cdev_name(const char *bdf, char *name, size_t len)
 	return ret;
 }
 
-int vd_open_cdev(struct vd_dev *d, const char *bdf)
+/* Open @bdf's cdev into @d->fd. */
+static int cdev_open(struct vd_dev *d, const char *bdf)
 {
-	struct vd_cdev_bind bind = { .argsz = sizeof(bind) };
-	struct vd_cdev_attach_pt at = { .argsz = sizeof(at) };
-	struct vd_iommufd_ioas_alloc ioas = { .size = sizeof(ioas) };
 	char name[256], path[300];
 	int ret;
 
@@ -120,18 +112,50 @@ int vd_open_cdev(struct vd_dev *d, const char *bdf)
 	d->fd = open(path, O_RDWR | O_CLOEXEC);
 	if (d->fd < 0)
 		return dev_fail(d, "open /dev/vfio/devices/vfioN", errno);
-	d->iommufd = open("/dev/iommu", O_RDWR | O_CLOEXEC);
-	if (d->iommufd < 0)
-		return dev_fail(d, "open /dev/iommu", errno);
-	bind.iommufd = d->iommufd;
+	return 0;
+}
+
+static int cdev_bind(struct vd_dev *d, int iommufd)
+{
+	struct vd_cdev_bind bind = { .argsz = sizeof(bind), .iommufd = iommufd };
+
 	if (ioctl(d->fd, VD_CDEV_BIND_IOMMUFD, &bind))
 		return dev_fail(d, "VFIO_DEVICE_BIND_IOMMUFD", errno);
-	if (ioctl(d->iommufd, VD_IOMMUFD_IOAS_ALLOC, &ioas))
-		return dev_fail(d, "IOMMU_IOAS_ALLOC", errno);
-	at.pt_id = ioas.out_ioas_id;
+	return 0;
+}
+
+static int cdev_attach(struct vd_dev *d, uint32_t ioas_id)
+{
+	struct vd_cdev_attach_pt at = { .argsz = sizeof(at), .pt_id = ioas_id };
+
 	if (ioctl(d->fd, VD_CDEV_ATTACH_IOMMUFD_PT, &at))
 		return dev_fail(d, "VFIO_DEVICE_ATTACH_IOMMUFD_PT", errno);
 	return 0;
+}
+
+int vd_open_cdev(struct vd_dev *d, const char *bdf)
+{
+	uint32_t ioas_id;
+	int ret;
+
+	ret = cdev_open(d, bdf);
+	if (ret)
+		return ret;
+	d->iommufd = vd_iommufd_open();
+	if (d->iommufd < 0)
+		return dev_fail(d, "open /dev/iommu", -d->iommufd);
+	ret = cdev_bind(d, d->iommufd);
+	if (ret)
+		return ret;
+	ret = vd_ioas_alloc(d->iommufd, &ioas_id);
+	if (ret)
+		return dev_fail(d, "IOMMU_IOAS_ALLOC", -ret);
+	return cdev_attach(d, ioas_id);
+}
+
+int vd_open_cdev_in(struct vd_dev *d, const char *bdf, int iommufd, uint32_t ioas_id)
+{
+	return cdev_open(d, bdf) ?: cdev_bind(d, iommufd) ?: cdev_attach(d, ioas_id);
 }
 
 void vd_close(struct vd_dev *d)
