@@ -239,4 +239,39 @@ int vd_ioas_unmap(int iommufd, uint32_t ioas_id, uint64_t iova, uint64_t len, ui
  */
 int vd_open_cdev_in(struct vd_dev *d, const char *bdf, int iommufd, uint32_t ioas_id);
 
+/* --- QEMU's edu DMA engine, driven through VFIO (edu.c) --- */
+
+/*
+ * QEMU's edu device driven through VFIO: a DMA engine with a 4 KiB buffer
+ * of its own at device address VD_EDU_BUF, reaching only the IOVAs below
+ * 256 MiB (its default dma_mask, 28 bits). A transfer moves at most half
+ * the buffer, from its start: QEMU 7.2 aborts on one that reaches the
+ * buffer's end (an off-by-one in its range check; edu-p2p does the same).
+ */
+#define VD_EDU_BUF		0x40000ULL
+#define VD_EDU_XFER_MAX		2048U
+#define VD_EDU_DMA_MASK		((1ULL << 28) - 1)
+
+struct vd_edu_vfio {
+	struct vd_dev *dev;	/* the caller's, open */
+	unsigned char *bar0;	/* the registers, mmapped */
+	size_t bar0_size;
+};
+
+/*
+ * Map @d's BAR0 into @e, turn memory decode and bus mastering on, and check
+ * that an edu answers there (-EIO if not). @d stays the caller's.
+ */
+int vd_edu_vfio_open(struct vd_edu_vfio *e, struct vd_dev *d);
+void vd_edu_vfio_close(struct vd_edu_vfio *e);
+/*
+ * One transfer of @len bytes (at most VD_EDU_XFER_MAX) between the engine's
+ * buffer and @iova: into the buffer, or out of it to @iova when @to_ram.
+ * Waits up to @timeout_ms for the engine (QEMU starts it 100 ms later):
+ * -ETIMEDOUT. 0 says the engine is done, not that the bytes arrived: a
+ * transfer the IOMMU refuses completes too, leaving a DMAR fault.
+ */
+int vd_edu_vfio_dma(struct vd_edu_vfio *e, int to_ram, uint64_t iova, uint32_t len,
+		    int timeout_ms);
+
 #endif /* VFIO_DMABUF_VD_H */

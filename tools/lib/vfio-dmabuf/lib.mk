@@ -7,7 +7,7 @@ VD_LIB_DIR := $(TOP)/tools/lib/vfio-dmabuf
 VD_LIB_CFLAGS := -I$(TOP)/include -I$(TOP)/include/uapi
 VD_LIB := $(O)/libvfio-dmabuf/libvfio-dmabuf.a
 VD_LIB_OBJS := $(addprefix $(O)/libvfio-dmabuf/,sysfs.o device.o export.o importer.o report.o env.o fdpass.o \
-	iommufd.o)
+	iommufd.o edu.o)
 
 $(O)/libvfio-dmabuf/%.o: $(VD_LIB_DIR)/%.c $(TOP)/include/vfio-dmabuf/vd.h $(VD_LIB_DIR)/lib.mk
 	@mkdir -p $(dir $@)
