@@ -51,6 +51,11 @@ step $S "bind NVMe (SR-IOV PF) $SRIOV_BDF to $VD_DRIVER" bind "$SRIOV_BDF" "$VD_
 EDU_BDFS=$(find_devs 0x1234:0x11e8)
 EDU_BDF=$(echo $EDU_BDFS | cut -d' ' -f1)
 P2P_BDF=$(echo $EDU_BDFS | cut -d' ' -f2)
+# the third: a VFIO device too, the DMA engine iommufd_p2p_test drives from userspace
+DMA_BDF=$(echo $EDU_BDFS | cut -d' ' -f3)
+[ -n "$DMA_BDF" ] || { tap $S not-ok "find the third edu device"; exit 1; }
+export VD_DMA_BDF=$DMA_BDF
+step $S "bind edu $DMA_BDF to $VD_DRIVER" bind "$DMA_BDF" "$VD_DRIVER" || exit 1
 if [ -n "$VD_IMPORTER_KO" ]; then
 	step $S "load vd_test_importer" insmod "$H/$VD_IMPORTER_KO" || exit 1
 	step $S "bind edu $EDU_BDF to vd_test_importer" bind "$EDU_BDF" vd_test_importer || exit 1
@@ -113,6 +118,7 @@ step $T "unbind $HUGE_BDF from $VD_DRIVER" unbind "$HUGE_BDF"
 step $T "unbind $PM_BDF from $VD_DRIVER" unbind "$PM_BDF"
 step $T "unbind $AER_BDF from $VD_DRIVER" unbind "$AER_BDF"
 step $T "unbind $SRIOV_BDF from $VD_DRIVER" unbind "$SRIOV_BDF"
+step $T "unbind edu $DMA_BDF from $VD_DRIVER" unbind "$DMA_BDF"
 if [ -n "$VD_KO" ]; then step $T "unload $VD_DRIVER" unload; fi
 step $T "delete rxe0" rdma link delete rxe0
 # A stock kernel's proof boot (VD_PROOF) runs bugs on purpose, leaks too.

@@ -24,8 +24,9 @@ BAR2 is the host file --shm (behind a root port: bus reset), two virtio-rng-pci
 succeeds, the second's fails, for both outcomes of AER recovery), the edu DMA
 engine, pci-testdev (it has an I/O port BAR), an NVMe controller with one
 SR-IOV VF, virtio-net, a second ivshmem-plain with a 1 GiB BAR2 (a sparse
-file beside --shm, for PUD entries), and a 9p share
-(--share) mounted at /mnt/host. The guest writes its results to share/out/.
+file beside --shm, for PUD entries), a third edu (a VFIO device beside the
+ivshmem in one iommufd IOAS), and a 9p share (--share) mounted at
+/mnt/host. The guest writes its results to share/out/.
 
 Exit status (also written to share/out/vmrun.json with the splat lines):
 the guest's run.sh status; 124 on a timeout; 125 when the guest
@@ -160,6 +161,12 @@ def suite_devices(a):
         % (huge_shm(a), HUGE_SHM_SIZE),
         "-device", "pcie-root-port,id=rp4,chassis=5,slot=5",
         "-device", "ivshmem-plain,memdev=ivshm1g,bus=rp4",
+        # A third edu, for iommufd_p2p_test: bound to the driver under test
+        # (a VFIO device, like the ivshmem), so that both are attached to
+        # one IOAS and it DMAs into the BAR through iommufd, as a VMM's
+        # passthrough devices do. At the very end, so that no device above
+        # changes its address.
+        "-device", "edu",
     ]
 
 
