@@ -136,6 +136,17 @@ static int export(FIXTURE_DATA(failnth) *self)
 	return fd < 0 ? -errno : fd;
 }
 
+/*
+ * What a map of the two-range dma-buf gives: a segment per range on ours;
+ * one IOVA for both on mainline, which links them one after the other
+ * (with upstream/'s multi-range fix: without it, the map fails with
+ * EADDRINUSE, and the kernels that have it lack fail-nth).
+ */
+static int map_segments(void)
+{
+	return vd_env_is_mainline() ? 1 : 2;
+}
+
 /* Nothing left of the failed (or undone) call, and the device works. */
 static void check_clean(struct __test_metadata *_metadata, FIXTURE_DATA(failnth) *self,
 			const char *call, unsigned int n)
@@ -152,8 +163,9 @@ static void check_clean(struct __test_metadata *_metadata, FIXTURE_DATA(failnth)
 	ASSERT_LE(0, fd) TH_LOG("%s, n = %u: export afterwards: %s", call, n, vd_strerr(fd));
 	if (self->importer) {
 		ret = vd_importer_roundtrip(fd);
-		ASSERT_EQ(2, ret) TH_LOG("%s, n = %u: attach + map + unmap afterwards: %s",
-					 call, n, vd_strerr(ret));
+		ASSERT_EQ(map_segments(), ret)
+			TH_LOG("%s, n = %u: attach + map + unmap afterwards: %s",
+			       call, n, vd_strerr(ret));
 	}
 	close(fd);
 	ASSERT_EQ(self->refs, vd_module_refcnt(vd_env_exporter_module()));
@@ -309,7 +321,7 @@ static int call_attach(FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
 static void undo_attach(struct __test_metadata *_metadata, struct nth_ctx *c, int ret)
 {
 	if (!ret)
-		ASSERT_EQ(2, VD_ASSERT_OK(vd_importer_map(c->imp)));
+		ASSERT_EQ(map_segments(), VD_ASSERT_OK(vd_importer_map(c->imp)));
 }
 
 static int call_map(FIXTURE_DATA(failnth) *self, struct nth_ctx *c)
@@ -322,7 +334,7 @@ static void undo_map(struct __test_metadata *_metadata, struct nth_ctx *c, int r
 {
 	if (ret < 0)
 		ret = VD_ASSERT_OK(vd_importer_map(c->imp));
-	ASSERT_EQ(2, ret);
+	ASSERT_EQ(map_segments(), ret);
 	VD_ASSERT_OK(vd_importer_unmap(c->imp));
 }
 
