@@ -76,8 +76,11 @@ if [ -n "$VD_ONLY" ]; then	# PROG:FIXTURE.TEST or PROG ...: just those
 		*:*) set -- -r "${o#*:}" ;;
 		*) set -- ;;
 		esac
+		# in the kernel log too: a splat is told apart by the test it hit
+		echo "vfio-dmabuf: run $o" >/dev/kmsg
 		"$H/bin/${o%%:*}" "$@" >"$OUT/50-$o.tap" 2>&1
 		echo "# exit status $?" >>"$OUT/50-$o.tap"
+		echo "vfio-dmabuf: ran $o" >/dev/kmsg
 	done
 else
 	for t in $H/bin/*_test; do
