@@ -123,7 +123,8 @@ TEST_F(map, each_range_is_a_segment)
  * table's orig_nents, which sg_free_table() frees by, so every map leaks
  * its scatterlist (upstream/, sg-leak).
  */
-TEST_F(map, unmap_frees_the_sg_table)
+/* Two kmemleak scans of a KASAN kernel under TCG take a while: 3 minutes. */
+TEST_F_TIMEOUT(map, unmap_frees_the_sg_table, 180)
 {
 	int i, leaks;
 
