@@ -47,7 +47,7 @@ MAINLINE = {"7.x", "dbg7", "dbg7f"}
 # Debian kernels (host/build-debug-kernel.sh TAG), each with lockdep,
 # KASAN, kmemleak and debugobjects. A WARN or a KASAN report there panics
 # (panic_on_warn): the run stops where it happened. Each tag: the suffix
-# its tests are named with (6.12-<suffix>), the config fragments applied,
+# its tests are named with (X.Y-<suffix>), the config fragments applied,
 # in order, on top of allnoconfig (a later line for a symbol overrides an
 # earlier one), and the source tag whose linux-source it is built from.
 # dbg has Debian's dma-buf and PCI options; dbg2 has those Fedora, RHEL and

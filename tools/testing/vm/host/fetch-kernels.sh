@@ -4,7 +4,7 @@
 # into the cache, resolving each version from its suite's metapackage.
 #
 # usage: fetch-kernels.sh [TAG...]        (default: all of $VD_TAGS)
-# The debug tags ($VD_DEBUG_TAGS: dbg, dbg2) are built from source instead:
+# The debug tags ($VD_DEBUG_TAGS: dbg, dbg2, dbg7, dbg7f) are built from source instead:
 # see build-debug-kernel.sh.
 # Result per tag, under $VD_CACHE/k/TAG/:
 #   krel        the kernel release, e.g. 6.12.95+deb12-amd64

@@ -13,11 +13,14 @@ VD_GUEST=$VD_TOP/tools/testing/vm/guest
 
 # The guest kernels and the cache, from the one place that defines them
 # (host/config.py): VD_CACHE; VD_TAGS, the Debian kernels ("6.1 6.12 7.x");
-# VD_DEBUG_TAGS, the ones built from source ("dbg dbg2",
+# VD_DEBUG_TAGS, the ones built from source ("dbg dbg2 dbg7 dbg7f",
 # build-debug-kernel.sh), each with its config fragments in
-# VD_FRAGS_<tag>, the first of them VD_DEBUG_TAG; VD_DBG_SOURCE_TAG,
-# whose suite's linux-source they are built from; and
+# VD_FRAGS_<tag> and the source tag whose linux-source it is built from in
+# VD_DBG_SOURCE_<tag>, the first of them VD_DEBUG_TAG; per source tag,
+# VD_DBG_SRCDIR_ and VD_DBG_CC_ (its unpacked tree's dir, its compiler);
+# per patched tag, VD_DBG_PATCHES_ and VD_DBG_BASE_; and
 # VD_SUITES_<tag>, the Debian suites whose metapackage names each kernel
+# (or, for a source tag such as src7, its linux-source)
 # (the exact version is resolved at fetch time and recorded in
 # $VD_CACHE/k/<tag>/krel); VD_BUILD_ROOT_<tag>, the suite of the chroot
 # that builds its modules, for the tags whose headers the host cannot use.
