@@ -8,7 +8,8 @@
 # kmemleak, debugobjects, fault injection, and only the drivers the rig's
 # machine and the suite use; dbg2 adds debug-p2p.config, dbg7
 # debug-7.config). A tag in DEBUG_PATCHES (dbg7f) is built with the
-# project's upstream/*.patch applied. fetch-kernels.sh TAG runs this; it
+# project's upstream/ patches applied, in upstream/series's order.
+# fetch-kernels.sh TAG runs this; it
 # can also be run by hand.
 #
 # usage: build-debug-kernel.sh [TAG] [--config-only | --clean]
@@ -22,7 +23,8 @@
 #   build dir: make -C $(cat kdir) M=DIR modules builds against it), and
 #   build (the cache key below).
 # Cache: the whole source tree in $VD_CACHE/src/DIR/ (DEBUG_SOURCES' DIR:
-# one for every tag built from that source), the build in $VD_CACHE/build/TAG-VERSION/{obj,build.log}. k/TAG/build
+# one for every tag built from that source), the build in
+# $VD_CACHE/build/TAG-VERSION/{obj,build.log}. k/TAG/build
 # records TAG-VERSION-HASH, HASH covering the tag's merged fragments and this
 # script: when one changes, the same obj/ is reconfigured and kbuild
 # rebuilds only what the change touches (minutes instead of a cold build).
@@ -65,11 +67,15 @@ sv=VD_DBG_SRCDIR_${srctag//[^A-Za-z0-9]/_}
 srcdir=${!sv}
 sv=VD_DBG_CC_${srctag//[^A-Za-z0-9]/_}
 srccc=${!sv}
+# A patched tag's patches: the files its folder's series names, in order
+# (host/upstream.py reads it the same way, and checks it names them all).
 pv=VD_DBG_PATCHES_$tv
 patches=()
 if [ -n "${!pv:-}" ]; then
-	for p in "${!pv}"/*.patch; do [ -e "$p" ] && patches+=("$p"); done
-	[ ${#patches[@]} -gt 0 ] || vd_die "$tag: no patches in ${!pv}"
+	for p in $(awk '{ sub(/#.*/, "") } NF { print $1 }' "${!pv}/series"); do
+		patches+=("${!pv}/$p")
+	done
+	[ ${#patches[@]} -gt 0 ] || vd_die "$tag: no patches in ${!pv}/series"
 fi
 frags=()
 for f in ${!fv}; do frags+=("$VD_RIG/$f"); done
@@ -182,8 +188,7 @@ if [ ${#patches[@]} -gt 0 ]; then
 		cp "$p" "$sd/.vd-applied/"
 		patch -d "$src" -p1 -s -f <"$p" >/dev/null
 	done
-	vd_log "$tag: applied ${#patches[@]} patches to $ver: $(cd "$(dirname "${patches[0]}")" &&
-		echo "${patches[@]##*/}")"
+	vd_log "$tag: applied ${#patches[@]} patches to $ver: ${patches[*]##*/}"
 	trap unpatch EXIT
 fi
 

@@ -70,9 +70,10 @@ DEBUG_TAG = DEBUG_TAGS[0]
 # no Debian kernel the rig fetches: the host's gcc builds it.
 DEBUG_SOURCES = {"6.12": ("dbg", None), "src7": ("dbg7", "gcc")}
 # Tags built with patches applied to their source: the folder of the
-# project holding them (applied in name order), and the tag built from the
-# same source and config without them, in whose build dir they are built
-# (build-debug-kernel.sh: only what the patches touch is compiled again).
+# project holding them (applied in the order its series file gives), and
+# the tag built from the same source and config without them, in whose
+# build dir they are built (build-debug-kernel.sh: only what the patches
+# touch is compiled again).
 # The two have one release string (uname -r); the tests' names tell them
 # apart.
 DEBUG_PATCHES = {"dbg7f": ("upstream", "dbg7")}
@@ -91,7 +92,7 @@ BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}
 TOPOLOGY_TAGS = ["dbg2", "7.x"]
 # What a run is called in test names: its kernel's major.minor (from krel)
 # and this suffix, so that two tags of one kernel version read apart.
-LABEL_SUFFIX = dict({"deb13": "-deb13"}, **{t: v[0] and "-" + v[0] for t, v in DEBUG_KERNELS.items()})
+LABEL_SUFFIX = dict({"deb13": "-deb13"}, **{t: "-" + s for t, (s, _, _) in DEBUG_KERNELS.items()})
 
 
 def built(tag):
