@@ -121,9 +121,9 @@ TEST_F(map, each_range_is_a_segment)
  * Every map's sg table is freed at unmap: kmemleak (the debug kernels)
  * reports what is not. Mainline's dma_buf_phys_vec_to_sgt() zeroes the
  * table's orig_nents, which sg_free_table() frees by, so every map leaks
- * its scatterlist (upstream/, sg-leak).
+ * its scatterlist (upstream/, sg-leak). Two kmemleak scans of a KASAN
+ * kernel under TCG take a while: 3 minutes.
  */
-/* Two kmemleak scans of a KASAN kernel under TCG take a while: 3 minutes. */
 TEST_F_TIMEOUT(map, unmap_frees_the_sg_table, 180)
 {
 	int i, leaks;
