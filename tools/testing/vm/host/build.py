@@ -38,6 +38,22 @@ def ksft_dir():
     return os.path.join(out.strip().splitlines()[-1], "tools/testing/selftests")
 
 
+def newer_qemu():
+    """The root of the QEMU the vfio-selftests machine runs (fetch-qemu.sh)."""
+    rc, out = util.sh([os.path.join(config.HOST, "fetch-qemu.sh")])
+    if rc:
+        sys.stderr.write(out)
+        raise SystemExit("fetching QEMU failed")
+    return out.strip().splitlines()[-1]
+
+
+def build_vfio_selftests():
+    """Mainline's VFIO selftests (build-vfio-selftests.sh): (ok, log, the
+    dir of the programs)."""
+    rc, out = util.sh([os.path.join(config.HOST, "build-vfio-selftests.sh")])
+    return rc == 0, out, out.strip().splitlines()[-1] if rc == 0 else None
+
+
 def build_selftests():
     out = os.path.join(config.CACHE, "build", "selftests" + config.RUN_SUFFIX)
     rc, msg = util.sh(["make", "-s", "-C", os.path.join(config.TOP, "selftests", "vfio-dmabuf"),

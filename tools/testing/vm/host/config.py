@@ -32,6 +32,9 @@ TAGS = list(SUITES)
 # guest tag of their own): src7 is the newest mainline 7.x Debian packages
 # (trixie-backports' linux-source meta-package names it).
 SOURCE_SUITES = {"src7": ["trixie-backports"]}
+# The suite the vfio-selftests machine's QEMU comes from
+# (host/fetch-qemu.sh): one with igb, which Debian 12's QEMU 7.2 lacks.
+QEMU_SUITES = {"qemu": ["bookworm-backports"]}
 # Tags whose headers the host cannot use (their kbuild tools are linked
 # against a newer glibc, their Makefile names a newer gcc): their modules
 # are built in a cached minbase chroot of this suite, with the headers and
@@ -143,7 +146,7 @@ def shell():
     as VD_FRAGS_<tag>."""
     v = [("VD_CACHE", CACHE), ("VD_TAGS", " ".join(TAGS)), ("VD_DEBUG_TAG", DEBUG_TAG),
          ("VD_DEBUG_TAGS", " ".join(DEBUG_TAGS))]
-    v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in dict(SUITES, **SOURCE_SUITES).items()]
+    v += [("VD_SUITES_" + re.sub(r"\W", "_", t), " ".join(s)) for t, s in dict(SUITES, **SOURCE_SUITES, **QEMU_SUITES).items()]
     v += [("VD_BUILD_ROOT_" + re.sub(r"\W", "_", t), s) for t, s in BUILD_ROOT.items()]
     v += [("VD_FRAGS_" + re.sub(r"\W", "_", t), " ".join(f))
           for t, (_, f, _) in DEBUG_KERNELS.items()]

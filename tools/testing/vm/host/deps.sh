@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # Install the host packages the rig needs (Debian 12 or 13), only those
-# missing, and the compiler each guest kernel built on the host names in its
+# missing (uuid-dev: mainline's VFIO selftests link libuuid statically),
+# and the compiler each guest kernel built on the host names in its
 # headers (gcc-12 for bookworm's kernels, which the debug kernel is built
 # with too), which is not the host's default gcc on Debian 13. The kernels
 # built in a chroot (config.py's BUILD_ROOT) bring their own there.
@@ -13,6 +14,7 @@ pkgs=(
 	iproute2 rdma-core ibverbs-providers libibverbs-dev pkg-config
 	debian-archive-keyring ca-certificates debootstrap dkms
 	debhelper dh-dkms dpkg-dev
+	uuid-dev
 )
 updated=false
 install() { # install PKG... unless installed
