@@ -85,6 +85,8 @@ def boot(tag, run, share, shm, timeout=900, verbose=False, append="", machine="s
            "--initrd", build.initramfs(tag), "--share", share, "--shm", shm,
            "--shm-size", str(SHM_SIZE), "--log", os.path.join(run, "console.log"),
            "--timeout", str(timeout), "--append", append, "--machine", machine]
+    if machine == "vfio-selftests":
+        cmd += ["--qemu-root", build.newer_qemu()]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [config.VM] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
     if verbose:
@@ -104,7 +106,26 @@ def boot(tag, run, share, shm, timeout=900, verbose=False, append="", machine="s
 # a root port of its own. Booted with iommu=pt (host/topology.py): QEMU's
 # vIOMMU translates every DMA, switch-local or not, so a bus address only
 # lands where the IOMMU passes it through.
-MACHINES = ("suite", "topology")
+# "vfio-selftests", for mainline's VFIO selftests alone
+# (host/vfio_selftests.py): ivshmem (a BAR smaller than a page, a 16 MiB
+# one), a virtio-rng (MSI-X, FLR, PM) and igb, the SR-IOV NIC whose
+# driver the suite carries: it copies memory through igb's PHY loopback,
+# real DMA through the vIOMMU. Only a QEMU newer than Debian 12's has
+# igb: this machine runs bookworm-backports' (host/fetch-qemu.sh),
+# unpacked in the cache; the other two run the system's. 4 GiB, a 1 GiB
+# hugetlb page reserved at boot (vfio_dma_mapping_test's 1 GiB variant).
+MACHINES = ("suite", "topology", "vfio-selftests")
+
+
+def vfio_selftests_devices():
+    return [
+        "-device", "pcie-root-port,id=rp0,chassis=1,slot=1",
+        "-device", "ivshmem-plain,memdev=ivshm,bus=rp0",
+        "-device", "pcie-root-port,id=rp1,chassis=2,slot=2",
+        "-device", "virtio-rng-pci,bus=rp1",
+        "-device", "pcie-root-port,id=rp2,chassis=3,slot=3",
+        "-netdev", "user,id=n0", "-device", "igb,netdev=n0,bus=rp2,romfile=",
+    ]
 
 
 def topology_devices():
@@ -174,8 +195,17 @@ def qemu_cmd(a):
     append = ("console=ttyS0 intel_iommu=on no_timer_check panic=-1 "
               "oops=panic " + a.append).strip()
     topology = a.machine == "topology"
-    return [
-        "qemu-system-x86_64", "-accel", "tcg,thread=single",
+    qemu = ["qemu-system-x86_64"]
+    devices = topology_devices() if topology else suite_devices(a)
+    if a.machine == "vfio-selftests":
+        # its own firmware (fetch-qemu.sh)
+        qemu = [os.path.join(a.qemu_root, "usr/bin/qemu-system-x86_64"),
+                "-L", os.path.join(a.qemu_root, "usr/share/seabios"),
+                "-L", os.path.join(a.qemu_root, "usr/share/qemu")]
+        devices = vfio_selftests_devices()
+        append += " hugepagesz=1G hugepages=1"
+    return qemu + [
+        "-accel", "tcg,thread=single",
         # The suite's: an AMD Zen CPU. Mainline's P2PDMA allows peer-to-peer
         # through the host bridge only on those or on listed bridges, and
         # q35's is not. The topology machine's: an Intel one, which is not.
@@ -185,7 +215,7 @@ def qemu_cmd(a):
         "-device", "intel-iommu,intremap=on,caching-mode=on",
         "-object", "memory-backend-file,id=ivshm,mem-path=%s,size=%s,share=on"
         % (a.shm, a.shm_size),
-    ] + (topology_devices() if topology else suite_devices(a)) + [
+    ] + devices + [
         "-virtfs", "local,path=%s,mount_tag=host,security_model=none,id=host"
         % a.share,
         "-kernel", a.kernel, "-initrd", a.initrd, "-append", append,
@@ -195,7 +225,14 @@ def qemu_cmd(a):
 def run_qemu(a, log, attempt):
     """One boot. Returns (reached_userspace, guest_rc or None, timed_out)."""
     t0 = time.time()
-    p = subprocess.Popen(qemu_cmd(a), stdin=subprocess.DEVNULL,
+    env = None
+    if a.qemu_root:
+        # its own modules first; it finds Debian 12's ui-opengl.so too, and
+        # says it will not load it (another build): harmless, and no module
+        # the machine uses
+        env = dict(os.environ,
+                   QEMU_MODULE_DIR=os.path.join(a.qemu_root, "usr/lib/x86_64-linux-gnu/qemu"))
+    p = subprocess.Popen(qemu_cmd(a), stdin=subprocess.DEVNULL, env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     buf = b""
     reached = False
@@ -254,7 +291,12 @@ def main():
     ap.add_argument("--mem", default="2G")
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--machine", choices=MACHINES, default="suite")
+    ap.add_argument("--qemu-root", help="the vfio-selftests machine's QEMU (fetch-qemu.sh)")
     a = ap.parse_args()
+    if a.machine == "vfio-selftests":
+        if not a.qemu_root:
+            ap.error("the vfio-selftests machine needs --qemu-root")
+        a.mem = "4G"
 
     out = os.path.join(a.share, "out")
     os.makedirs(out, exist_ok=True)
