@@ -86,6 +86,13 @@ DEBUG_PATCHES = {"dbg7f": ("upstream", "dbg7")}
 # (PROOF_TESTS: iommufd's peer-to-peer, which needs a mainline with IOMMUFD).
 PROOF_TAGS = {"dbg7": "dbg7f"}
 PROOF_TESTS = ["iommufd_p2p_test"]
+# The kernels that also boot the vfio-selftests machine (host/qemu.py)
+# for mainline's VFIO selftests, vfio-pci against ours
+# (host/vfio_selftests.py): the 6.x kernels, dbg for the iommufd modes.
+# Not dbg2: it is dbg with DMABUF_MOVE_NOTIFY and PCI_P2PDMA, and the
+# suite exports no dma-buf and maps no peer: the same run again, 9 min of
+# a lane.
+VFIO_SELFTESTS_TAGS = ["6.1", "6.12", "deb13", "dbg"]
 BOOT_APPEND = {t: "panic_on_warn=1" for t in DEBUG_TAGS}
 # Their guests run several times slower than the Debian kernels' under TCG.
 BOOT_TIMEOUT_SCALE = {t: 3 for t in DEBUG_TAGS}
