@@ -24,6 +24,11 @@ step $S "reserve 2 MiB pages" sh -c 'echo 64 >/proc/sys/vm/nr_hugepages &&
 	[ "$(cat /proc/sys/vm/nr_hugepages)" = 64 ]'
 step $S "1 GiB page reserved at boot" sh -c \
 	'[ "$(cat /sys/kernel/mm/hugepages/hugepages-1048576kB/nr_hugepages)" -ge 1 ]'
+# Shared anonymous memory, the driver test's buffers for igb's DMA, in
+# transparent huge pages: with 4 KiB pages the test takes five times as
+# long under TCG (on 6.12, 127 s per driver instead of 27).
+step $S "shmem in transparent huge pages" sh -c \
+	'echo always >/sys/kernel/mm/transparent_hugepage/shmem_enabled'
 step $S "load the VFIO stack" sh -c 'modprobe vfio && modprobe vfio_iommu_type1 &&
 	modprobe vfio_pci_core && modprobe vfio-pci enable_sriov=1'
 if [ -n "$VD_KO" ]; then
