@@ -117,6 +117,12 @@ def tag_file(tag, name):
         return ""
 
 
+def kconfig_on(tag):
+    """The options TAG's kernel has built in or as modules ("KASAN", ...);
+    empty when its config is not there."""
+    return set(re.findall(r"^CONFIG_(\w+)=[ym]$", tag_file(tag, "config"), re.M))
+
+
 def krel(tag):
     return tag_file(tag, "krel")
 

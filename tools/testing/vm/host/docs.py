@@ -81,12 +81,8 @@ CONFIG_KEY = ("DMABUF_MOVE_NOTIFY",)
 
 
 def config_key(tag):
-    try:
-        cfg = open(os.path.join(config.CACHE, "k", tag, "config")).read()
-    except OSError:
-        cfg = ""
-    return " ".join("%s=%s" % (o, "y" if re.search(r"^CONFIG_%s=[ym]$" % o, cfg, re.M) else "n")
-                    for o in CONFIG_KEY)
+    opts = config.kconfig_on(tag)
+    return " ".join("%s=%s" % (o, "y" if o in opts else "n") for o in CONFIG_KEY)
 
 
 def check_doc_tables(tap, shares, update):

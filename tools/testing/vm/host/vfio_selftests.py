@@ -19,9 +19,9 @@ NAME = "vfio-selftests"
 # kernel (tag), why). The first match is the reason; a failure on both
 # that none explains fails the run.
 BOTH_FAIL = [
-    (r"iommufd", lambda t: not kconfig_has(t, "IOMMUFD"),
+    (r"iommufd", lambda t: "IOMMUFD" not in config.kconfig_on(t),
      "the kernel has no IOMMUFD (/dev/iommu)"),
-    (r"^vfio_iommufd_setup_test@", lambda t: not kconfig_has(t, "VFIO_DEVICE_CDEV"),
+    (r"^vfio_iommufd_setup_test@", lambda t: "VFIO_DEVICE_CDEV" not in config.kconfig_on(t),
      "the kernel has no VFIO device cdev (/dev/vfio/devices)"),
     # 7.3's type1 answers EOVERFLOW there, Debian's 6.12 source has none
     (r": vfio_dma_map_limit_test\.vfio_type1v?2?_iommu\.overflow$",
@@ -37,14 +37,6 @@ def source_version():
         return open(os.path.join(config.CACHE, "src", "src7", "version")).read().strip()
     except OSError:
         return "?"
-
-
-def kconfig_has(tag, opt):
-    try:
-        cfg = open(os.path.join(config.CACHE, "k", tag, "config")).read()
-    except OSError:
-        return False
-    return re.search(r"^CONFIG_%s=[ym]$" % opt, cfg, re.M) is not None
 
 
 def results(share, drv):
