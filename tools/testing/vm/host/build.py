@@ -28,23 +28,25 @@ def fetch(tags):
         util.log("%s: %s (Debian %s)" % (config.label(t), config.krel(t), config.tag_file(t, "version")))
 
 
-def ksft_dir():
-    rc, out = util.sh([os.path.join(config.HOST, "fetch-source.sh"), "6.12",
-                  "tools/testing/selftests/kselftest_harness.h",
-                  "tools/testing/selftests/kselftest.h"])
+def fetched(script, *args, what):
+    """The path a fetch script prints last; the run stops when it fails."""
+    rc, out = util.sh([os.path.join(config.HOST, script)] + list(args))
     if rc:
         sys.stderr.write(out)
-        raise SystemExit("fetching linux-source failed")
-    return os.path.join(out.strip().splitlines()[-1], "tools/testing/selftests")
+        raise SystemExit("fetching %s failed" % what)
+    return out.strip().splitlines()[-1]
+
+
+def ksft_dir():
+    return os.path.join(fetched("fetch-source.sh", "6.12",
+                                "tools/testing/selftests/kselftest_harness.h",
+                                "tools/testing/selftests/kselftest.h", what="linux-source"),
+                        "tools/testing/selftests")
 
 
 def newer_qemu():
     """The root of the QEMU the vfio-selftests machine runs (fetch-qemu.sh)."""
-    rc, out = util.sh([os.path.join(config.HOST, "fetch-qemu.sh")])
-    if rc:
-        sys.stderr.write(out)
-        raise SystemExit("fetching QEMU failed")
-    return out.strip().splitlines()[-1]
+    return fetched("fetch-qemu.sh", what="QEMU")
 
 
 def build_vfio_selftests():
