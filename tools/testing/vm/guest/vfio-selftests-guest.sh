@@ -56,14 +56,17 @@ if [ -e /proc/lockdep ]; then
 	esac
 fi
 
-# run DRIVER DEV PROG [MODE]: one program against one device, bound to DRIVER
+# run DRIVER DEV PROG [MODE]: one program against one device (all: the
+# three), bound to DRIVER
+BDF_all="$IVSHMEM $RNG $IGB"
 run() {
 	d=$OUT/vfio-selftests/$1
 	mkdir -p "$d"
 	f=$d/$3@$2${4:+@$4}.tap
 	eval bdf=\$BDF_$2
 	echo "vfio-dmabuf: run $1 $3 $2 $4" >/dev/kmsg
-	VFIO_SELFTESTS_IOMMU_MODE=${4:-$DEFAULT_MODE} "$H/bin/$3" "$bdf" >"$f" 2>&1
+	# shellcheck disable=SC2086 # all: one argument per device
+	VFIO_SELFTESTS_IOMMU_MODE=${4:-$DEFAULT_MODE} "$H/bin/$3" $bdf >"$f" 2>&1
 	echo "# exit status $?" >>"$f"
 	echo "vfio-dmabuf: ran $1 $3 $2 $4" >/dev/kmsg
 }
@@ -102,11 +105,7 @@ for drv in vfio-pci $VD_DRIVER; do
 		printf '1..0 # SKIP %s\n# exit status 4\n' "$SRIOV_SKIP" \
 			>"$OUT/vfio-selftests/$drv/vfio_pci_sriov_uapi_test@igb.tap"
 	fi
-	d=$OUT/vfio-selftests/$drv
-	f=$d/vfio_pci_device_init_perf_test@all.tap
-	VFIO_SELFTESTS_IOMMU_MODE=$DEFAULT_MODE \
-		"$H/bin/vfio_pci_device_init_perf_test" "$IVSHMEM" "$RNG" "$IGB" >"$f" 2>&1
-	echo "# exit status $?" >>"$f"
+	run "$drv" all vfio_pci_device_init_perf_test
 	for dv in $DEVS; do
 		step $T "unbind ${dv%%=*} ${dv#*=} from $drv" unbind "${dv#*=}"
 	done

@@ -8,7 +8,7 @@
 #
 # usage: build-vfio-selftests.sh
 # Prints the dir holding the test programs. Cache:
-# $VD_CACHE/vfio-selftests/VERSION-HASH/{bin,version}, HASH covering the
+# $VD_CACHE/vfio-selftests/VERSION-HASH/bin, HASH covering the
 # patches, the series and this script; the log of the last build in
 # $VD_CACHE/vfio-selftests.log. The source's tarball is fetch-source.sh's
 # (src7); a build unpacks what it needs in a work dir of its own.
@@ -78,7 +78,6 @@ done
 for t in $(sed -n 's/^TEST_GEN_PROGS += //p' "$vd/Makefile"); do
 	gcc "${cflags[@]}" -static "$vd/$t.c" "${objs[@]}" -luuid -o "$out/bin/$t"
 done
-cp "$VD_CACHE/src/src7/version" "$out/version"
 # the programs are what is kept (other versions' too: a run of another
 # tree may be using them); the sources are in the tarball
 rm -rf "$w"
